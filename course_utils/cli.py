@@ -1,0 +1,103 @@
+"""The `course` command: build, grade (and the learner's other tools)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+from course_utils.notebook_files import NotebookProblem
+
+
+def _cmd_build(args: argparse.Namespace) -> int:
+    from course_utils.build import execute_solution, repo_root, solution_paths, sync_exercise_notebook
+
+    root = repo_root()
+    paths = solution_paths(root, args.names)
+    if args.execute and not args.check:
+        for path in paths:
+            print(f"executing {path.relative_to(root)} ...", flush=True)
+            seconds = execute_solution(path, timeout=args.timeout)
+            print(f"  done in {seconds:.1f} s")
+    failed = False
+    for path in paths:
+        step = sync_exercise_notebook(path, root, force=args.force, check_only=args.check)
+        line = f"notebooks/{step.name}: {step.action}"
+        print(line + (f" ({step.detail})" if step.detail else ""))
+        failed |= step.action in {"out of date", "refused"}
+    if args.check and not args.names:
+        expected = {p.name for p in paths}
+        from course_utils.notebook_files import is_backup
+
+        for extra in sorted((root / "notebooks").glob("*.ipynb")):
+            if extra.name not in expected and not is_backup(extra):
+                print(f"notebooks/{extra.name}: has no solutions/{extra.name}")
+                failed = True
+    if failed:
+        print("notebooks/ is out of date with solutions/" if args.check else "some notebooks were not written")
+    return 1 if failed else 0
+
+
+def _cmd_grade(args: argparse.Namespace) -> int:
+    from course_utils.grading import format_report, grade
+
+    report = grade(Path(args.notebook), timeout=args.timeout)
+    if args.json:
+        print(json.dumps(report.to_dict(), indent=2))
+    else:
+        print(format_report(report))
+    return 0 if report.all_passed else 1
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="course",
+        description="Tools for the superposition and sparse dictionary learning course.",
+    )
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    build = commands.add_parser(
+        "build",
+        help="execute solutions/ and regenerate notebooks/ from them",
+        description="Execute solutions/ (refreshing their outputs) and regenerate the exercise "
+        "notebooks in notebooks/. Refuses to overwrite a learner's edited notebook unless --force.",
+    )
+    build.add_argument("names", nargs="*", help="only these notebooks (e.g. 02 or 02_antipodal_pair)")
+    build.add_argument("--check", action="store_true", help="only report whether notebooks/ is up to date")
+    build.add_argument("--force", action="store_true", help="overwrite edited notebooks (keeps a timestamped backup)")
+    build.add_argument("--no-execute", dest="execute", action="store_false", help="do not re-execute solutions/")
+    build.add_argument("--timeout", type=float, default=300, help="seconds allowed per cell (default 300)")
+    build.set_defaults(func=_cmd_build)
+
+    grade = commands.add_parser(
+        "grade",
+        help="grade a notebook's exercises",
+        description="Execute a copy of NOTEBOOK and report each exercise as passed, failed or not "
+        "attempted. Your file is only read. Exit status 0 only when every exercise passes.",
+    )
+    grade.add_argument("notebook", help="path of the notebook, e.g. notebooks/02_antipodal_pair.ipynb")
+    grade.add_argument("--json", action="store_true", help="print the report as JSON")
+    grade.add_argument("--timeout", type=float, default=120, help="seconds allowed per cell (default 120)")
+    grade.set_defaults(func=_cmd_grade)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the `course` console script."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    handler: Callable[[argparse.Namespace], int] = args.func
+    try:
+        return handler(args)
+    except NotebookProblem as problem:
+        print(f"course {args.command}: {problem}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(f"course {args.command}: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""Data for the course: sparse feature batches with known ground truth, and the text corpus."""

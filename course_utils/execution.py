@@ -1,0 +1,106 @@
+"""Executing a notebook in a kernel of this very Python environment (for build, grade and progress)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+from jupyter_client.kernelspec import KernelSpec, KernelSpecManager
+from jupyter_client.manager import KernelManager
+from nbclient import NotebookClient
+from nbclient.exceptions import CellExecutionError, CellTimeoutError, DeadKernelError
+from nbformat import NotebookNode
+
+CURRENT_ENV_KERNEL = "course-current-env"
+
+
+class _CurrentEnvKernelSpecs(KernelSpecManager):
+    """Serves one kernel spec: ipykernel on sys.executable, whatever kernels are installed."""
+
+    def get_kernel_spec(self, kernel_name: str) -> KernelSpec:
+        return KernelSpec(
+            argv=[sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"],
+            display_name=f"Python {sys.version_info.major}.{sys.version_info.minor} (course)",
+            language="python",
+            resource_dir=str(Path(__file__).parent),
+        )
+
+
+@dataclass(kw_only=True)
+class ExecutionReport:
+    """How an execution ended: ok, or which cell failed and why, in one line."""
+
+    ok: bool
+    problem: str = ""
+    failed_cell: int | None = None
+    kind: str = ""  # "", "error", "timeout", "dead kernel"
+
+
+def execute(
+    notebook: NotebookNode,
+    *,
+    cwd: Path,
+    env: dict[str, str] | None = None,
+    timeout: float = 120,
+) -> ExecutionReport:
+    """Run every cell of `notebook` in place (outputs filled in); stop at the first error."""
+    current = {"index": None}
+
+    def on_cell_start(cell: NotebookNode, cell_index: int) -> None:
+        current["index"] = cell_index
+
+    kernel_env = {**os.environ, **(env or {})}
+    kernel_env.setdefault("PYDEVD_DISABLE_FILE_VALIDATION", "1")
+    manager = KernelManager(
+        kernel_name=CURRENT_ENV_KERNEL,
+        kernel_spec_manager=_CurrentEnvKernelSpecs(),
+    )
+    client = NotebookClient(
+        notebook,
+        km=manager,
+        timeout=timeout,
+        allow_errors=False,
+        store_widget_state=False,
+        record_timing=False,
+        resources={"metadata": {"path": str(cwd)}},
+        on_cell_start=on_cell_start,
+    )
+    try:
+        # The kernel's own stderr (start-up warnings) would drown the report; its errors reach us anyway.
+        client.execute(env=kernel_env, stderr=subprocess.DEVNULL)
+    except CellTimeoutError:
+        return ExecutionReport(
+            ok=False,
+            kind="timeout",
+            failed_cell=current["index"],
+            problem=f"cell {_cell_label(current['index'])} did not finish within {timeout:g} s (is there an endless loop?)",
+        )
+    except DeadKernelError:
+        return ExecutionReport(
+            ok=False,
+            kind="dead kernel",
+            failed_cell=current["index"],
+            problem=f"the Python kernel died while running cell {_cell_label(current['index'])} (out of memory, or os._exit?)",
+        )
+    except CellExecutionError as error:
+        return ExecutionReport(
+            ok=False,
+            kind="error",
+            failed_cell=current["index"],
+            problem=f"cell {_cell_label(current['index'])} raised {error.ename}: {_first_line(error.evalue)}",
+        )
+    except RuntimeError as error:  # e.g. "Kernel didn't respond in 60 seconds"
+        return ExecutionReport(ok=False, kind="kernel", problem=f"the Python kernel could not run: {error}")
+    return ExecutionReport(ok=True)
+
+
+def _cell_label(index: int | None) -> str:
+    return "?" if index is None else str(index + 1)
+
+
+def _first_line(text: str) -> str:
+    lines = [line for line in str(text).splitlines() if line.strip()]
+    return lines[0] if lines else ""

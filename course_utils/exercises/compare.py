@@ -1,0 +1,127 @@
+"""Comparing a candidate's outputs with the reference's, with messages a learner can act on."""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import torch
+
+from course_utils.exercises.core import CheckFailure
+
+
+@dataclass(frozen=True)
+class Case:
+    """One input to try: the arguments, and how to describe them in a failure message."""
+
+    args: tuple = ()
+    kwargs: dict = field(default_factory=dict)
+    description: str | None = None
+
+    def describe(self) -> str:
+        if self.description:
+            return self.description
+        parts = [short_repr(arg) for arg in self.args]
+        parts += [f"{key}={short_repr(value)}" for key, value in self.kwargs.items()]
+        return ", ".join(parts)
+
+
+def short_repr(value: Any, max_len: int = 120) -> str:
+    """A one-line description of a value: small tensors in full, big ones by shape and dtype."""
+    if isinstance(value, torch.Tensor):
+        if value.numel() <= 8:
+            text = f"tensor({value.tolist()})"
+        else:
+            text = f"tensor of shape {tuple(value.shape)}, dtype {value.dtype}"
+    elif isinstance(value, np.ndarray):
+        text = f"array of shape {value.shape}" if value.size > 8 else f"array({value.tolist()})"
+    elif isinstance(value, float):
+        text = f"{value:.4g}"
+    else:
+        text = repr(value)
+    return text if len(text) <= max_len else text[: max_len - 3] + "..."
+
+
+def compare_values(got: Any, expected: Any, *, atol: float, rtol: float, where: str = "output") -> None:
+    """Raise CheckFailure (without inputs) if `got` differs from `expected`."""
+    if isinstance(expected, torch.Tensor):
+        _compare_tensors(got, expected, atol=atol, rtol=rtol, where=where)
+    elif isinstance(expected, np.ndarray):
+        if not isinstance(got, np.ndarray | torch.Tensor):
+            raise CheckFailure(f"{where}: expected an array, got {type(got).__name__}")
+        _compare_tensors(torch.as_tensor(np.asarray(got)), torch.as_tensor(expected), atol=atol, rtol=rtol, where=where)
+    elif isinstance(expected, tuple | list):
+        if not isinstance(got, tuple | list) or len(got) != len(expected):
+            raise CheckFailure(
+                f"{where}: expected a {type(expected).__name__} of {len(expected)} items, got {short_repr(got)}"
+            )
+        for index, (got_item, expected_item) in enumerate(zip(got, expected, strict=True)):
+            compare_values(got_item, expected_item, atol=atol, rtol=rtol, where=f"{where}[{index}]")
+    elif isinstance(expected, dict):
+        if not isinstance(got, dict) or set(got) != set(expected):
+            raise CheckFailure(f"{where}: expected a dict with keys {sorted(expected)}, got {short_repr(got)}")
+        for key in expected:
+            compare_values(got[key], expected[key], atol=atol, rtol=rtol, where=f"{where}[{key!r}]")
+    elif isinstance(expected, bool | str) or expected is None:
+        if got != expected:
+            raise CheckFailure(f"{where}: expected {expected!r}, got {short_repr(got)}")
+    elif isinstance(expected, int | float):
+        if isinstance(got, torch.Tensor) and got.numel() == 1:
+            got = got.item()
+        if not isinstance(got, int | float | np.floating | np.integer):
+            raise CheckFailure(f"{where}: expected a number, got {short_repr(got)}")
+        if not np.isclose(float(got), float(expected), atol=atol, rtol=rtol):
+            raise CheckFailure(f"{where}: expected {expected:.6g}, got {float(got):.6g}")
+    else:
+        raise TypeError(f"cannot compare values of type {type(expected).__name__}")
+
+
+def _compare_tensors(got: Any, expected: torch.Tensor, *, atol: float, rtol: float, where: str) -> None:
+    if not isinstance(got, torch.Tensor):
+        raise CheckFailure(f"{where}: expected a torch.Tensor, got {type(got).__name__}")
+    if got.shape != expected.shape:
+        raise CheckFailure(f"{where}: expected shape {tuple(expected.shape)}, got shape {tuple(got.shape)}")
+    if got.dtype != expected.dtype:
+        raise CheckFailure(f"{where}: expected dtype {expected.dtype}, got dtype {got.dtype}")
+    if expected.dtype == torch.bool or not expected.is_floating_point():
+        mismatch = got != expected
+    else:
+        got_f, expected_f = got.detach().double(), expected.detach().double()
+        mismatch = ~torch.isclose(got_f, expected_f, atol=atol, rtol=rtol, equal_nan=True)
+    if mismatch.any():
+        index = tuple(int(i) for i in mismatch.nonzero()[0])
+        at = f" at index {index}" if index else ""
+        count = int(mismatch.sum())
+        raise CheckFailure(
+            f"{where}: {count} of {expected.numel()} values differ; first{at}: "
+            f"expected {expected[index].item():.6g}, got {got[index].item():.6g}"
+        )
+
+
+def compare_calls(
+    candidate: Callable[..., Any],
+    reference: Callable[..., Any],
+    cases: Sequence[Case],
+    *,
+    atol: float = 1e-5,
+    rtol: float = 1e-4,
+) -> int:
+    """Call candidate and reference on each case (on copies of the inputs) and compare outputs."""
+    for case in cases:
+        expected = reference(*copy.deepcopy(case.args), **copy.deepcopy(case.kwargs))
+        try:
+            got = candidate(*copy.deepcopy(case.args), **copy.deepcopy(case.kwargs))
+        except (NotImplementedError, CheckFailure):
+            raise
+        except Exception as error:
+            failure = CheckFailure(f"raised {type(error).__name__}: {error}", inputs=case.describe())
+            raise failure from error
+        try:
+            compare_values(got, expected, atol=atol, rtol=rtol)
+        except CheckFailure as failure:
+            failure.inputs = case.describe()
+            raise
+    return len(cases)
