@@ -1,0 +1,1 @@
+"""Metrics: functions from tensors to numbers (geometry of features, dictionary quality)."""
