@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from jupyter_client.kernelspec import KernelSpec, KernelSpecManager
-from jupyter_client.manager import KernelManager
+from jupyter_client.manager import AsyncKernelManager
 from nbclient import NotebookClient
 from nbclient.exceptions import CellExecutionError, CellTimeoutError, DeadKernelError
 from nbformat import NotebookNode
@@ -54,7 +54,7 @@ def execute(
 
     kernel_env = {**os.environ, **(env or {})}
     kernel_env.setdefault("PYDEVD_DISABLE_FILE_VALIDATION", "1")
-    manager = KernelManager(
+    manager = AsyncKernelManager(
         kernel_name=CURRENT_ENV_KERNEL,
         kernel_spec_manager=_CurrentEnvKernelSpecs(),
     )
@@ -83,7 +83,7 @@ def execute(
             ok=False,
             kind="dead kernel",
             failed_cell=current["index"],
-            problem=f"the Python kernel died while running cell {_cell_label(current['index'])} (out of memory, or os._exit?)",
+            problem=f"cell {_cell_label(current['index'])} crashed the Python kernel (it died: out of memory, or os._exit?)",
         )
     except CellExecutionError as error:
         return ExecutionReport(

@@ -1,1 +1,11 @@
 """Metrics: functions from tensors to numbers (geometry of features, dictionary quality)."""
+from course_utils.metrics.interference import (  # noqa: F401
+    CosineSweep,
+    feature_cosines,
+    interference,
+    max_abs_cosine,
+    max_abs_cosine_sweep,
+    random_cosine_scale,
+    read_back,
+    welch_bound,
+)

@@ -1,5 +1,19 @@
 """Every plotly figure the notebooks show. Each function returns a `go.Figure` and never shows it."""
 
+from course_utils.plots.antipodal import (  # noqa: F401
+    plot_density_sweep,
+    plot_expected_loss_map,
+    plot_loss_landscapes,
+    plot_readouts,
+)
+from course_utils.plots.directions import (  # noqa: F401
+    plot_directions_3d,
+    plot_feature_mixer,
+    plot_feature_neuron_weights,
+    plot_interference_vs_hidden,
+    plot_max_cosine_sweep,
+    plot_neuron_top_samples,
+)
 from course_utils.plots.style import COURSE_TEMPLATE, styled
 
 __all__ = ["COURSE_TEMPLATE", "styled"]
