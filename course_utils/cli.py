@@ -12,7 +12,12 @@ from course_utils.notebook_files import NotebookProblem
 
 
 def _cmd_build(args: argparse.Namespace) -> int:
-    from course_utils.build import execute_solution, repo_root, solution_paths, sync_exercise_notebook
+    from course_utils.build import (
+        execute_solution,
+        repo_root,
+        solution_paths,
+        sync_exercise_notebook,
+    )
 
     root = repo_root()
     paths = solution_paths(root, args.names)
@@ -51,6 +56,40 @@ def _cmd_grade(args: argparse.Namespace) -> int:
     return 0 if report.all_passed else 1
 
 
+def _cmd_train_lm(args: argparse.Namespace) -> int:
+    from course_utils.lm import LMTrainConfig, train_and_save
+
+    cfg = LMTrainConfig(steps=args.steps, batch_size=args.batch_size, seed=args.seed)
+    command = f"course train-lm --steps {args.steps} --batch-size {args.batch_size} --seed {args.seed} --out {args.out}"
+    print(json.dumps(train_and_save(args.out, cfg, command=command), indent=2))
+    return 0
+
+
+def _cmd_progress(args: argparse.Namespace) -> int:
+    from course_utils.build import repo_root
+    from course_utils.progress import course_progress, format_progress
+
+    folder = Path(args.folder) if args.folder else repo_root() / "notebooks"
+    progress = course_progress(folder, timeout=args.timeout)
+    print(json.dumps(progress.to_dict(), indent=2) if args.json else format_progress(progress))
+    return progress.exit_code()
+
+
+def _cmd_reset(args: argparse.Namespace) -> int:
+    from course_utils.reset import format_reset, reset_notebook
+
+    print(format_reset(reset_notebook(Path(args.notebook), exercise=args.exercise)))
+    return 0
+
+
+def _cmd_doctor(args: argparse.Namespace) -> int:
+    from course_utils.doctor import format_doctor, run_doctor
+
+    findings = run_doctor()
+    print(format_doctor(findings))
+    return 1 if any(f.status == "fail" for f in findings) else 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="course",
@@ -81,6 +120,48 @@ def build_parser() -> argparse.ArgumentParser:
     grade.add_argument("--json", action="store_true", help="print the report as JSON")
     grade.add_argument("--timeout", type=float, default=120, help="seconds allowed per cell (default 120)")
     grade.set_defaults(func=_cmd_grade)
+
+    train_lm = commands.add_parser(
+        "train-lm",
+        help="train the small transformer of notebook 06 on the stdlib's source",
+        description="Train the one-layer byte-level transformer on the train split of Python's standard "
+        "library, deterministically on the CPU; write OUT/lm_stdlib.safetensors and OUT/lm_stdlib.json.",
+    )
+    train_lm.add_argument("--steps", type=int, default=2000, help="optimiser steps (default 2000)")
+    train_lm.add_argument("--batch-size", type=int, default=32, help="windows of 128 bytes per step (default 32)")
+    train_lm.add_argument("--seed", type=int, default=0, help="seed of the initialisation and the batches (default 0)")
+    train_lm.add_argument("--out", default="lm_stdlib", help="output folder (default ./lm_stdlib)")
+    train_lm.set_defaults(func=_cmd_train_lm)
+
+    progress = commands.add_parser(
+        "progress",
+        help="grade every notebook: one table for the whole course",
+        description="Execute a copy of each course notebook in notebooks/ and print, per notebook, the "
+        "exercises passed, failed, not attempted and not reached, and the totals. Your files are only read. "
+        "Exit status 0 when every exercise passes, 1 when some are left, 2 when a notebook cannot be graded.",
+    )
+    progress.add_argument("folder", nargs="?", help="the folder of your notebooks (default: notebooks/ of the course)")
+    progress.add_argument("--json", action="store_true", help="print the table as JSON")
+    progress.add_argument("--timeout", type=float, default=120, help="seconds allowed per cell (default 120)")
+    progress.set_defaults(func=_cmd_progress)
+
+    reset = commands.add_parser(
+        "reset",
+        help="a fresh exercise notebook (your file is backed up first)",
+        description="Copy NOTEBOOK to a timestamped backup next to it, then write the fresh exercise "
+        "notebook from solutions/. With --exercise, only that exercise's cell is reset; every other cell stays as it is.",
+    )
+    reset.add_argument("notebook", help="path of the notebook, e.g. notebooks/03_toy_models.ipynb")
+    reset.add_argument("--exercise", metavar="NAME", help="reset only this exercise's cell (the name its check line uses)")
+    reset.set_defaults(func=_cmd_reset)
+
+    doctor = commands.add_parser(
+        "doctor",
+        help="check Python, packages, kernel, JupyterLab extensions and model weights",
+        description="Check the environment the course needs; one line per item with a fix. "
+        "Exit status 1 when something needed is missing.",
+    )
+    doctor.set_defaults(func=_cmd_doctor)
     return parser
 
 
