@@ -5,12 +5,14 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from course_utils.execution import REFERENCE_KERNEL_ENV
+
 ROOT = Path(__file__).parent
 
-# Kernels inherit this environment: offline, and solutions/ checked strictly (see course_utils.exercises).
-os.environ.setdefault("HF_HUB_OFFLINE", "1")
+# nbval's kernels inherit this environment: the one `course build` executes solutions/ in
+# (offline, one thread), and solutions/ checked strictly (see course_utils.exercises).
+os.environ.update(REFERENCE_KERNEL_ENV)
 os.environ["COURSE_STRICT_DIR"] = str(ROOT / "solutions")
-os.environ.setdefault("PYDEVD_DISABLE_FILE_VALIDATION", "1")
 
 # Outputs that nbval must not compare: plotly figure JSON and widget views (random model ids, and
 # figure JSON is checked by the plot unit tests instead).

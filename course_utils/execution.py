@@ -16,6 +16,17 @@ from nbformat import NotebookNode
 
 CURRENT_ENV_KERNEL = "course-current-env"
 
+REFERENCE_KERNEL_ENV = {
+    "HF_HUB_OFFLINE": "1",
+    # One thread per kernel: the stored outputs of solutions/ are reproducible whatever the core
+    # count, and two kernels side by side (pytest -n 2) do not fight over the cores, which slows
+    # small torch ops by 10x or more.
+    "OMP_NUM_THREADS": "1",
+    "MKL_NUM_THREADS": "1",
+    "PYDEVD_DISABLE_FILE_VALIDATION": "1",
+}
+"""The environment in which build, grade and the tests run notebooks."""
+
 
 class _CurrentEnvKernelSpecs(KernelSpecManager):
     """Serves one kernel spec: ipykernel on sys.executable, whatever kernels are installed."""
@@ -52,8 +63,7 @@ def execute(
     def on_cell_start(cell: NotebookNode, cell_index: int) -> None:
         current["index"] = cell_index
 
-    kernel_env = {**os.environ, **(env or {})}
-    kernel_env.setdefault("PYDEVD_DISABLE_FILE_VALIDATION", "1")
+    kernel_env = {**os.environ, **REFERENCE_KERNEL_ENV, **(env or {})}
     manager = AsyncKernelManager(
         kernel_name=CURRENT_ENV_KERNEL,
         kernel_spec_manager=_CurrentEnvKernelSpecs(),
