@@ -6,3 +6,4 @@ from course_utils.data.directions import (  # noqa: F401
     random_directions,
     sparse_coefficients,
 )
+from course_utils.data.synthetic import SyntheticConfig, feature_directions, feature_probabilities, sample_coefficients, synthetic_batch, synthetic_batches  # noqa: F401,E501

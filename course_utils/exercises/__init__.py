@@ -24,6 +24,9 @@ from course_utils.exercises.core import (
 NOTEBOOK_MODULES: dict[str, str] = {
     "01_polysemanticity": "course_utils.exercises.nb01_polysemanticity",
     "02_antipodal_pair": "course_utils.exercises.nb02_antipodal_pair",
+    "03_toy_models": "course_utils.exercises.nb03_toy_models",
+    "05_sparse_autoencoders": "course_utils.exercises.nb05_sparse_autoencoders",
+    "06_saes_on_a_transformer": "course_utils.exercises.nb06_saes_on_a_transformer",
 }
 """Each course notebook's id and the module holding its exercises' references and verifiers."""
 

@@ -1,0 +1,177 @@
+"""Exercises of notebook 03 (toy models of superposition): batches, forward pass, loss, a training loop."""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Callable
+
+import torch
+from jaxtyping import Float
+from torch import Tensor
+
+from course_utils.exercises import Case, CheckFailure, make_exercise, verifier
+from course_utils.exercises.compare import compare_values
+
+NOTEBOOK = "03_toy_models"
+
+
+def generate_batch(
+    batch_size: int, density: Float[Tensor, "inst feats"], *, generator: torch.Generator
+) -> Float[Tensor, "batch inst feats"]:
+    """Each feature is 0 with probability 1 - density, else Uniform[0, 1]."""
+    values = torch.rand(batch_size, *density.shape, generator=generator)
+    on = torch.rand(batch_size, *density.shape, generator=generator) < density
+    return values * on
+
+
+def _verify_generate_batch(candidate: Callable[..., Tensor]) -> int:
+    density = torch.tensor([[1.0, 1.0, 1.0], [0.5, 0.5, 0.5], [0.05, 0.05, 0.05], [0.9, 0.3, 0.1]])
+    shown = "batch_size=20000, density=" + str(density.tolist())
+
+    def draw(seed: int) -> Tensor:
+        return candidate(20_000, density.clone(), generator=torch.Generator().manual_seed(seed))
+
+    x = draw(0)
+    if not isinstance(x, Tensor):
+        raise CheckFailure(f"expected a torch.Tensor, got {type(x).__name__}", inputs=shown)
+    if x.shape != (20_000, *density.shape):
+        raise CheckFailure(f"expected shape (batch, inst, feats) = (20000, 4, 3), got {tuple(x.shape)}", inputs=shown)
+    if x.dtype != torch.float32:
+        raise CheckFailure(f"expected dtype torch.float32, got {x.dtype}", inputs=shown)
+    if x.min() < 0 or x.max() > 1:
+        raise CheckFailure(f"values must lie in [0, 1]; got values from {x.min():.3g} to {x.max():.3g}", inputs=shown)
+    active = (x > 0).float().mean(0)
+    worst = (active - density).abs().max()
+    if worst > 0.02:
+        index = tuple(int(i) for i in ((active - density).abs() == worst).nonzero()[0])
+        raise CheckFailure(
+            f"the fraction of non-zero entries should equal the density; at (inst, feat) = {index} "
+            f"density {density[index]:.2f} gave {active[index]:.3f} non-zero",
+            inputs=shown,
+        )
+    on = x[x > 0]
+    if abs(on.mean() - 0.5) > 0.02 or abs(on.var() - 1 / 12) > 0.01:
+        raise CheckFailure(
+            f"non-zero values should be Uniform[0, 1] (mean 0.5, variance 0.083); got mean {on.mean():.3f}, "
+            f"variance {on.var():.3f}",
+            inputs=shown,
+        )
+    if not torch.equal(x, draw(0)):
+        raise CheckFailure("two calls with identically seeded generators differ: draw every number with generator=generator", inputs=shown)
+    if torch.equal(x, draw(1)):
+        raise CheckFailure("different seeds gave the same batch: draw every number with generator=generator", inputs=shown)
+    return 4
+
+
+def toy_forward(
+    x: Float[Tensor, "batch inst feats"], W: Float[Tensor, "inst hidden feats"], b: Float[Tensor, "inst feats"]
+) -> Float[Tensor, "batch inst feats"]:
+    """h = W x, then x' = ReLU(W^T h + b), for every instance at once."""
+    h = torch.einsum("bif,ihf->bih", x, W)
+    return torch.relu(torch.einsum("bih,ihf->bif", h, W) + b)
+
+
+def _toy_forward_cases() -> list[Case]:
+    g = torch.Generator().manual_seed(3)
+    square_w = torch.tensor([[[1.0, 2.0], [0.0, 1.0]]])  # hidden = feats: a transposed W runs but differs
+    return [
+        Case((torch.rand(8, 3, 5, generator=g), torch.randn(3, 2, 5, generator=g), torch.randn(3, 5, generator=g))),
+        Case((torch.rand(4, 2, 6, generator=g), torch.randn(2, 3, 6, generator=g), torch.randn(2, 6, generator=g))),
+        Case(
+            (torch.tensor([[[1.0, 0.0]], [[0.0, 1.0]]]), square_w, torch.tensor([[0.0, 0.0]])),
+            description="x = the two one-hot features, W = [[1, 2], [0, 1]] (hidden = feats = 2), b = 0",
+        ),
+        Case(
+            (torch.tensor([[[1.0, 0.0]]]), torch.tensor([[[1.0, -1.0]]]), torch.tensor([[0.5, -0.2]])),
+            description="x = [1, 0], W = [[1, -1]], b = [0.5, -0.2]: the bias shifts, the ReLU clips",
+        ),
+    ]
+
+
+def weighted_mse(
+    x_hat: Float[Tensor, "batch inst feats"], x: Float[Tensor, "batch inst feats"], importance: Float[Tensor, "inst feats"]
+) -> Float[Tensor, " inst"]:
+    """Each instance's loss: the mean over batch and features of importance * (x - x')^2."""
+    return (importance * (x - x_hat) ** 2).mean(dim=(0, 2))
+
+
+def _weighted_mse_cases() -> list[Case]:
+    g = torch.Generator().manual_seed(4)
+    imp = 0.9 ** torch.arange(5.0)
+    return [
+        Case((torch.rand(16, 3, 5, generator=g), torch.rand(16, 3, 5, generator=g), imp.expand(3, 5).clone())),
+        Case((torch.rand(7, 2, 4, generator=g), torch.rand(7, 2, 4, generator=g), torch.rand(2, 4, generator=g))),
+        Case(
+            (torch.zeros(2, 1, 2), torch.ones(2, 1, 2), torch.tensor([[1.0, 0.0]])),
+            description="x' = 0, x = 1, importance [1, 0]: only the first feature counts",
+        ),
+    ]
+
+
+def train_toy(model: torch.nn.Module, next_batch: Callable[[], Tensor], *, steps: int, lr: float) -> Float[Tensor, " steps"]:
+    """AdamW on the sum over instances of weighted_mse; return each step's loss (a CPU tensor)."""
+    opt = torch.optim.AdamW(model.parameters(), lr=lr)
+    losses = []
+    for _ in range(steps):
+        x = next_batch()
+        loss = weighted_mse(model(x), x, model.importance).sum()
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        losses.append(loss.item())
+    return torch.tensor(losses)
+
+
+def _verify_train_toy(candidate: Callable[..., Tensor]) -> int:
+    from course_utils.toy_models import ToyModel, ToyModelConfig
+
+    cfg = ToyModelConfig(n_instances=3, density=(1.0, 0.3, 0.05))
+    start = ToyModel(cfg, generator=torch.Generator().manual_seed(5))
+    shown = "a ToyModel(n_instances=3, densities 1, 0.3, 0.05), batches of 64, steps=30, lr=0.01"
+    results = []
+    for fn in (train_toy, candidate):
+        model = copy.deepcopy(start)
+        g = torch.Generator().manual_seed(6)
+        losses = fn(model, lambda g=g: generate_batch(64, cfg.density_tensor(), generator=g), steps=30, lr=0.01)
+        results.append((losses, model.W.detach(), model.b.detach()))
+    (ref_losses, ref_w, ref_b), (losses, w, b) = results
+    if not isinstance(losses, Tensor):
+        raise CheckFailure(f"return the losses as a tensor (torch.tensor(list)), got {type(losses).__name__}", inputs=shown)
+    try:
+        compare_values(losses.detach().float(), ref_losses, atol=1e-5, rtol=1e-3, where="losses")
+        compare_values(w, ref_w, atol=1e-4, rtol=1e-3, where="W after training")
+        compare_values(b, ref_b, atol=1e-4, rtol=1e-3, where="b after training")
+    except CheckFailure as failure:
+        failure.inputs = shown
+        raise
+    return 1
+
+
+make_exercise(
+    name="generate_batch",
+    notebook=NOTEBOOK,
+    reference=generate_batch,
+    verify=_verify_generate_batch,
+    summary="sparse feature batches: 0 w.p. 1 - density, else Uniform[0, 1]",
+)
+make_exercise(
+    name="toy_forward",
+    notebook=NOTEBOOK,
+    reference=toy_forward,
+    verify=verifier(toy_forward, _toy_forward_cases),
+    summary="the toy model's forward pass, all instances at once",
+)
+make_exercise(
+    name="weighted_mse",
+    notebook=NOTEBOOK,
+    reference=weighted_mse,
+    verify=verifier(weighted_mse, _weighted_mse_cases),
+    summary="importance-weighted squared error per instance",
+)
+make_exercise(
+    name="train_toy",
+    notebook=NOTEBOOK,
+    reference=train_toy,
+    verify=_verify_train_toy,
+    summary="one AdamW training loop over all instances",
+)

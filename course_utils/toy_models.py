@@ -1,0 +1,365 @@
+"""The toy model of Elhage et al. (2022), "Toy Models of Superposition", with a leading instance dimension.
+
+    h = W x,   x' = ReLU(W^T h + b)      W: (inst, hidden, feats), b: (inst, feats)
+
+Public API (stable; notebooks 03-05 build on it):
+
+- `ToyModelConfig`: sizes, importance per feature, density per instance, `linear` variant.
+- `ToyModel(cfg, generator=...)`: the nn.Module; `forward(x: [batch inst feats]) -> [batch inst feats]`.
+- `importance_weighted_mse(x_hat, x, importance)`: per-instance loss, shape (inst,).
+- `TrainConfig`, `train(model, cfg, batches) -> TrainLog`: AdamW on all instances at once.
+  `batches` is a batch function `step -> [batch inst feats]` (see `course_utils.data.sparse`) or an
+  iterable of batches. A `ToyModel` trains with a fused step (hand-written gradients and AdamW),
+  compiled with `torch.compile` when `TrainConfig.compile` asks for it and plain otherwise; any other
+  module trains with autograd and `torch.optim.AdamW`.
+- `train_with_restarts(model_cfg, train_cfg, restarts=k, generator=...)`: trains k restarts of every
+  instance in one call and keeps the one with the lowest final loss.
+"""
+
+from __future__ import annotations
+
+import functools
+import itertools
+import math
+import time
+import warnings
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, replace
+from typing import Literal
+
+import torch
+from einops import einsum
+from jaxtyping import Float, Int
+from torch import Tensor, nn
+from tqdm.auto import tqdm
+
+from course_utils.data.sparse import SparseBatches, as_density, sparse_batches
+
+BatchFn = Callable[[Int[Tensor, ""]], Float[Tensor, "batch inst feats"]]
+
+
+@dataclass(frozen=True, kw_only=True)
+class ToyModelConfig:
+    """Sizes and data of a toy model; defaults are the paper's intro sweep (TMS, "Demonstrating superposition")."""
+
+    n_features: int = 5  # TMS intro: n = 5 features
+    d_hidden: int = 2  # TMS intro: m = 2 hidden dimensions
+    n_instances: int = 10  # TMS notebook: 10 instances, one per density
+    importance: tuple[float, ...] | tuple[tuple[float, ...], ...] | None = None
+    """Per feature (or per instance and feature); None means importance_decay ** i."""
+    importance_decay: float = 0.9  # TMS intro: importance 0.9^i
+    density: tuple[float, ...] | tuple[tuple[float, ...], ...] | None = None
+    """Per instance (or per instance and feature); None means log-spaced from 1 to min_density."""
+    min_density: float = 1 / 20  # TMS notebook: feature_probability = 20 ** -linspace(0, 1, n_instances)
+    linear: bool = False
+    """True: x' = W^T h + b, the linear model that never superposes."""
+
+    def __post_init__(self) -> None:
+        for name in ("n_features", "d_hidden", "n_instances"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be at least 1, got {getattr(self, name)}")
+        if not 0 < self.min_density <= 1:
+            raise ValueError(f"min_density must lie in (0, 1], got {self.min_density}")
+        self.importance_tensor()  # validates shapes
+        self.density_tensor()
+
+    def importance_tensor(self) -> Float[Tensor, "inst feats"]:
+        """The importance of every feature of every instance."""
+        if self.importance is None:
+            imp = self.importance_decay ** torch.arange(self.n_features, dtype=torch.float32)
+        else:
+            imp = torch.as_tensor(self.importance, dtype=torch.float32)
+        if imp.ndim == 1:
+            imp = imp[None, :]
+        if imp.shape[-1] != self.n_features or imp.shape[0] not in (1, self.n_instances):
+            raise ValueError(
+                f"importance has shape {tuple(imp.shape)}; give {self.n_features} values "
+                f"(one per feature) or an ({self.n_instances}, {self.n_features}) table"
+            )
+        return imp.expand(self.n_instances, self.n_features).contiguous()
+
+    def density_tensor(self) -> Float[Tensor, "inst feats"]:
+        """The density (1 - sparsity S) of every feature of every instance."""
+        if self.density is None:
+            steps = torch.linspace(0, 1, self.n_instances) if self.n_instances > 1 else torch.zeros(1)
+            density: Tensor | Sequence = self.min_density**steps
+        else:
+            density = self.density
+        return as_density(density, self.n_instances, self.n_features)
+
+
+class ToyModel(nn.Module):
+    """n_instances independent toy models h = W x, x' = ReLU(W^T h + b), trained side by side."""
+
+    def __init__(self, cfg: ToyModelConfig, *, generator: torch.Generator, device: torch.device | str = "cpu"):
+        super().__init__()
+        self.cfg = cfg
+        w = torch.empty(cfg.n_instances, cfg.d_hidden, cfg.n_features, device=device)
+        for i in range(cfg.n_instances):
+            nn.init.xavier_normal_(w[i], generator=generator)  # TMS notebook: xavier_normal_ W, zero b
+        self.W = nn.Parameter(w)
+        self.b = nn.Parameter(torch.zeros(cfg.n_instances, cfg.n_features, device=device))
+        self.register_buffer("importance", cfg.importance_tensor().to(device), persistent=False)
+
+    def forward(self, x: Float[Tensor, "batch inst feats"]) -> Float[Tensor, "batch inst feats"]:
+        if x.ndim != 3 or x.shape[1:] != self.b.shape:
+            raise ValueError(f"x must have shape (batch, {self.cfg.n_instances}, {self.cfg.n_features}); got {tuple(x.shape)}")
+        h = einsum(x, self.W, "batch inst feats, inst hidden feats -> batch inst hidden")
+        out = einsum(h, self.W, "batch inst hidden, inst hidden feats -> batch inst feats") + self.b
+        return out if self.cfg.linear else torch.relu(out)
+
+
+def importance_weighted_mse(
+    x_hat: Float[Tensor, "batch inst feats"],
+    x: Float[Tensor, "batch inst feats"],
+    importance: Float[Tensor, "inst feats"] | Float[Tensor, " feats"],
+) -> Float[Tensor, " inst"]:
+    """Each instance's loss: the mean over batch and features of importance * (x - x')^2."""
+    return (importance * (x - x_hat) ** 2).mean(dim=(0, 2))
+
+
+@dataclass(frozen=True, kw_only=True)
+class TrainConfig:
+    """How to train; defaults are the settings of the TMS notebook's `optimize`."""
+
+    steps: int = 10_000  # TMS notebook: steps=10_000
+    batch_size: int = 1024  # TMS notebook: n_batch=1024
+    lr: float = 1e-3  # TMS notebook: lr=1e-3, constant schedule
+    weight_decay: float = 0.01  # TMS notebook: torch.optim.AdamW's default
+    betas: tuple[float, float] = (0.9, 0.999)  # AdamW defaults
+    eps: float = 1e-8
+    snapshot_every: int | None = None
+    """Keep a copy of W every this many steps (for an animation); None keeps none."""
+    compile: bool | Literal["auto"] = False
+    """True: torch.compile the fused step, falling back (with a warning) to plain PyTorch when that fails.
+    'auto': compile when the run is long enough to repay the warm-up. False: plain PyTorch."""
+    progress: bool = True
+
+    def __post_init__(self) -> None:
+        if self.steps < 1 or self.batch_size < 1:
+            raise ValueError(f"steps and batch_size must be positive, got {self.steps} and {self.batch_size}")
+        if self.snapshot_every is not None and self.snapshot_every < 1:
+            raise ValueError(f"snapshot_every must be a positive number of steps or None, got {self.snapshot_every}")
+
+
+@dataclass(frozen=True, kw_only=True)
+class TrainLog:
+    """What a run leaves behind: detached CPU tensors, ready for the plots."""
+
+    losses: Float[Tensor, "steps inst"]
+    snapshots: Float[Tensor, "snap inst hidden feats"] | None = None
+    """W at the start and after every `snapshot_every` steps (and after the last)."""
+    snapshot_steps: Int[Tensor, " snap"] | None = None
+    backend: str = "plain"
+    """'compiled', 'plain', or 'plain (compile failed: ...)'."""
+    seconds: float = 0.0
+    """Wall time of the whole loop."""
+    first_step_seconds: float = 0.0
+    """Wall time of the first step alone (it includes torch.compile's warm-up)."""
+
+    def final_loss(self, last: float = 0.1) -> Float[Tensor, " inst"]:
+        """Each instance's mean loss over the last fraction of the steps (less noisy than the last step)."""
+        n = max(1, math.ceil(self.losses.shape[0] * last))
+        return self.losses[-n:].mean(0)
+
+
+COMPILE_AUTO_MIN_WORK = 2e5
+"""`compile='auto'` compiles when steps * instances reaches this: the warm-up takes tens of seconds on a
+cold cache (20-60 s measured on a busy 2-core machine) and a few seconds on a warm one."""
+
+
+def train(model: nn.Module, cfg: TrainConfig, batches: BatchFn | Iterable[Tensor]) -> TrainLog:
+    """Train every instance of `model` with AdamW on `batches` (a batch function or an iterable)."""
+    device = next(model.parameters()).device
+    step = torch.zeros((), dtype=torch.int64, device=device)
+    batch_fn = batches if callable(batches) else None
+    batch_iter = None if callable(batches) else iter(batches)
+    if batch_iter is not None:
+        first = next(batch_iter, None)
+        if first is None:
+            raise ValueError("batches is an empty iterable; pass a batch function or at least cfg.steps batches")
+        batch_iter = itertools.chain([first], batch_iter)
+    x0 = batch_fn(step) if batch_fn is not None else first
+    if x0.ndim != 3:
+        raise ValueError(f"a batch must have shape (batch, inst, feats); got {tuple(x0.shape)}")
+    losses = torch.zeros(cfg.steps, x0.shape[1], device=device)
+    wants = cfg.compile is True or (cfg.compile == "auto" and cfg.steps * x0.shape[1] >= COMPILE_AUTO_MIN_WORK)
+    wants = wants and isinstance(model, ToyModel)
+
+    def make_body(compiled: bool) -> Callable[[Tensor | None], None]:
+        if isinstance(model, ToyModel):
+            update = _fused_update(model, cfg, compiled=compiled)
+        else:
+            update = _autograd_update(model, cfg)
+        return lambda x: update(x, batch_fn, step, losses)
+
+    run, backend = make_body(wants), "compiled" if wants else "plain"
+    snaps, snap_steps = ([model.W.detach().clone()], [0]) if cfg.snapshot_every else ([], [])
+    start = time.perf_counter()
+    for i in tqdm(range(cfg.steps), disable=not cfg.progress, desc="training", mininterval=0.5):
+        x = None if batch_iter is None else next(batch_iter, None)
+        if batch_iter is not None and x is None:
+            raise ValueError(f"batches ran out after {i} of {cfg.steps} steps; give one batch per step")
+        if i == 0 and backend == "compiled":
+            try:
+                run(x)
+            except Exception as error:  # no C++ compiler, an unsupported platform, ...
+                reason = f"{type(error).__name__}: {(str(error).strip().splitlines() or [''])[0][:160]}"
+                warnings.warn(f"torch.compile failed ({reason}); training with plain PyTorch instead", stacklevel=2)
+                run, backend = make_body(False), f"plain (compile failed: {reason})"
+                step.zero_()
+                run(x)
+        else:
+            run(x)
+        if i == 0:
+            first_step_seconds = time.perf_counter() - start
+        if cfg.snapshot_every and ((i + 1) % cfg.snapshot_every == 0 or i + 1 == cfg.steps):
+            snaps.append(model.W.detach().clone())
+            snap_steps.append(i + 1)
+    return TrainLog(
+        losses=losses.cpu(),
+        snapshots=torch.stack(snaps).cpu() if snaps else None,
+        snapshot_steps=torch.tensor(snap_steps) if snaps else None,
+        backend=backend,
+        seconds=time.perf_counter() - start,
+        first_step_seconds=first_step_seconds,
+    )
+
+
+CHUNK_FLOATS = 1 << 17
+"""Plain PyTorch steps through instances in chunks of about this many floats per tensor (512 KiB), so
+that each chunk stays in the CPU's cache; big models (200 features, batch 1024) run ~2x faster so."""
+
+
+def _fused_update(model: ToyModel, cfg: TrainConfig, *, compiled: bool) -> Callable[..., None]:
+    """`update(x, batch_fn, step, losses)`: one in-place training step of a ToyModel (see `_toy_step`)."""
+    W, b = model.W.detach(), model.b.detach()  # views: updating them updates the parameters
+    moments = (torch.zeros_like(W), torch.zeros_like(W), torch.zeros_like(b), torch.zeros_like(b))
+    hyper = (cfg.lr, *cfg.betas, cfg.eps, cfg.weight_decay)
+    step_fn = _compiled_toy_step() if compiled else _toy_step
+    n_inst, n_feats = b.shape
+    chunk = n_inst if compiled else max(1, CHUNK_FLOATS // (n_feats * cfg.batch_size))
+    chunks = [slice(i, min(i + chunk, n_inst)) for i in range(0, n_inst, chunk)]
+    sub_fns: dict = {}
+
+    def update(x: Tensor | None, batch_fn: BatchFn | None, step: Tensor, losses: Tensor) -> None:
+        if len(chunks) > 1 and x is None and not isinstance(batch_fn, SparseBatches):
+            x = batch_fn(step)  # a batch function we cannot restrict to some instances: draw it whole
+        for s in chunks:
+            sub_fn = batch_fn
+            if x is None and len(chunks) > 1:
+                sub_fn = sub_fns.get((id(batch_fn), s.start)) or sub_fns.setdefault((id(batch_fn), s.start), batch_fn.instances(s))
+            params, moms = (W[s], b[s]), tuple(m[s] for m in moments)
+            step_fn(None if x is None else x[:, s], sub_fn, step, losses[:, s], params, moms, model.importance[s], hyper, model.cfg.linear)
+        step.add_(1)
+
+    return update
+
+
+@functools.cache
+def _compiled_toy_step() -> Callable[..., None]:
+    # One module-level function, so that every run with the same shapes reuses one compiled graph.
+    return torch.compile(_toy_step, dynamic=False, fullgraph=True)
+
+
+def _toy_step(
+    x: Float[Tensor, "batch inst feats"] | None,
+    batch_fn: BatchFn | None,
+    step: Int[Tensor, ""],
+    losses: Float[Tensor, "steps inst"],
+    params: tuple[Tensor, Tensor],
+    moments: tuple[Tensor, Tensor, Tensor, Tensor],
+    imp: Float[Tensor, "inst feats"],
+    hyper: tuple[float, float, float, float, float],
+    linear: bool,
+) -> None:
+    """Batch (x, or batch_fn(step)), forward, hand-written gradients and AdamW, all in place.
+
+    Each instance is a (feats, batch) matrix with the batch innermost: small matrix products and long
+    contiguous loops, the fastest layout both plain and under torch.compile (measured).
+    """
+    W, b = params
+    lr, beta1, beta2, eps, wd = hyper
+    x = batch_fn(step) if x is None else x
+    n_batch, _, n_feats = x.shape
+    x = x.permute(1, 2, 0).contiguous()  # inst feats batch (no copy for SparseBatches' layout)
+    h = torch.bmm(W, x)  # inst hidden batch
+    pre = torch.baddbmm(b.unsqueeze(-1), W.transpose(1, 2), h)  # inst feats batch
+    out = pre if linear else torch.relu(pre)
+    err = out - x
+    weighted = imp.unsqueeze(-1) * err
+    per_feature = (weighted * err).mean(dim=2)  # inst feats
+    losses.index_copy_(0, step.view(1), per_feature.mean(dim=1).unsqueeze(0))
+    g = weighted * (2.0 / (n_batch * n_feats))  # dL/dpre
+    if not linear:
+        g = g * out.sign()  # the ReLU's derivative; float arithmetic runs far faster than a bool mask here
+    g_h = torch.bmm(W, g)  # inst hidden batch
+    grad_w = torch.bmm(h, g.transpose(1, 2)) + torch.bmm(g_h, x.transpose(1, 2))
+    grad_b = g.sum(dim=2)
+    t = (step + 1).to(torch.float32)
+    step_size = lr / (1 - beta1**t)
+    root_bc2 = torch.sqrt(1 - beta2**t)
+    for param, grad, m, v in ((W, grad_w, *moments[:2]), (b, grad_b, *moments[2:])):
+        param.mul_(1 - lr * wd)  # AdamW, as torch.optim.AdamW computes it
+        m.lerp_(grad, 1 - beta1)
+        v.mul_(beta2).addcmul_(grad, grad, value=1 - beta2)
+        param.sub_(step_size * m / (v.sqrt() / root_bc2 + eps))
+
+
+def _autograd_update(model: nn.Module, cfg: TrainConfig) -> Callable[[Tensor, Tensor, Tensor], None]:
+    """One training step of any module with autograd and torch.optim.AdamW."""
+    opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, betas=cfg.betas, eps=cfg.eps, weight_decay=cfg.weight_decay)
+    imp = getattr(model, "importance", None)
+
+    def update(x: Tensor | None, batch_fn: BatchFn | None, step: Tensor, losses: Tensor) -> None:
+        x = batch_fn(step) if x is None else x
+        per_instance = importance_weighted_mse(model(x), x, imp if imp is not None else torch.ones(x.shape[-1]))
+        opt.zero_grad(set_to_none=True)
+        per_instance.sum().backward()
+        opt.step()
+        losses.index_copy_(0, step.view(1), per_instance.detach().unsqueeze(0))
+        step.add_(1)
+
+    return update
+
+
+def train_with_restarts(
+    model_cfg: ToyModelConfig,
+    train_cfg: TrainConfig,
+    *,
+    restarts: int = 3,
+    generator: torch.Generator,
+    device: torch.device | str = "cpu",
+) -> tuple[ToyModel, TrainLog]:
+    """Train `restarts` copies of every instance in one run; keep, per instance, the lowest final loss.
+
+    Optimising in 2-D is hard (TMS: some runs get stuck in worse local minima), so the paper's sweeps
+    keep the best of several seeds. The returned log holds the kept instances only.
+    """
+    if restarts < 1:
+        raise ValueError(f"restarts must be at least 1, got {restarts}")
+    n, k = model_cfg.n_instances, restarts
+    big_cfg = replace(
+        model_cfg,
+        n_instances=n * k,
+        importance=_nested(model_cfg.importance_tensor().repeat_interleave(k, dim=0)),
+        density=_nested(model_cfg.density_tensor().repeat_interleave(k, dim=0)),
+    )
+    big = ToyModel(big_cfg, generator=generator, device=device)
+    batches = sparse_batches(big_cfg.density_tensor().to(device), batch_size=train_cfg.batch_size, generator=generator)
+    log = train(big, train_cfg, batches)
+    best = log.final_loss().view(n, k).argmin(dim=1) + torch.arange(n) * k
+    model = ToyModel(model_cfg, generator=generator, device=device)
+    with torch.no_grad():
+        model.W.copy_(big.W[best])
+        model.b.copy_(big.b[best])
+    kept = replace(
+        log,
+        losses=log.losses[:, best],
+        snapshots=None if log.snapshots is None else log.snapshots[:, best],
+    )
+    return model, kept
+
+
+def _nested(table: Tensor) -> tuple[tuple[float, ...], ...]:
+    return tuple(tuple(row) for row in table.tolist())
