@@ -1,0 +1,135 @@
+"""Wall time for each SAE kind to recover Sharkey et al.'s (2022) synthetic features.
+
+Setup: 512 true features in 256 dimensions, 5 active on average (P(i) ~ 0.99^i), coefficients U[0, 1];
+dictionaries of 512 and 1024 latents. For each SAE kind and size, trains on a fresh stream (batch
+generation included in the time) and records the wall time at which MMCS first reaches 0.9, 0.95 and
+0.99, with L0 and FVU at that point (or the MMCS reached at the time cap). Prints a markdown table.
+
+    python benchmarks/bench_sae.py                 # both kinds, 512 and 1024 latents, 3 seeds, 600 s cap
+    python benchmarks/bench_sae.py --seeds 1 --kinds topk --d-sae 1024
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import statistics
+import time
+from dataclasses import replace
+
+import torch
+
+from course_utils.data.synthetic import (
+    SyntheticConfig,
+    feature_directions,
+    feature_probabilities,
+    synthetic_batches,
+)
+from course_utils.sae import SAEConfig, TrainConfig, init_b_dec_, make_sae, train
+
+TARGETS = (0.9, 0.95, 0.99)
+
+
+def recipe(kind: str, d_sae: int, steps: int) -> tuple[SAEConfig, TrainConfig, int]:
+    """The fastest settings found on this setup (what mattered is in notebook 05's section 7)."""
+    if kind == "l1":
+        sae = SAEConfig(d_in=256, d_sae=d_sae, kind="l1", l1_coeff=0.1)
+    else:
+        sae = SAEConfig(d_in=256, d_sae=d_sae, kind="topk", k=5)
+    batch = 1024
+    # Dead latents (no firing for 20 batches) are resampled every 20 steps onto the residual x - x_hat of
+    # inputs drawn by squared loss: each such residual points at a feature the dictionary is missing.
+    train_cfg = TrainConfig(steps=steps, lr=4e-3, decay_start=0.5, log_every=20, dead_after=20 * batch,
+                            resample_every=20, resample_until=0.6, resample_source="residual", resample_scale=1.0)
+    return sae, train_cfg, batch
+
+
+def run(kind: str, d_sae: int, seed: int, cap: float, steps: int, overrides: dict) -> dict:
+    syn = SyntheticConfig()
+    directions = feature_directions(syn, generator=torch.Generator().manual_seed(1000 + seed))
+    probs = feature_probabilities(syn)
+    sae_cfg, train_cfg, batch = recipe(kind, d_sae, steps)
+    sae_cfg = replace(sae_cfg, **{k: v for k, v in overrides.items() if k in sae_cfg.__dataclass_fields__})
+    train_cfg = replace(train_cfg, **{k: v for k, v in overrides.items() if k in train_cfg.__dataclass_fields__})
+    batch = overrides.get("batch", batch)
+    start = time.perf_counter()
+    gen = torch.Generator().manual_seed(seed)
+    sae = make_sae(sae_cfg, generator=gen)
+    batches = synthetic_batches(directions, probs, batch, generator=gen)
+    if overrides.get("init_b_dec", False):
+        init_b_dec_(sae, next(batches))
+    hits: dict[float, tuple[float, int, float, float]] = {}
+
+    def record(step: int, sae, log) -> bool:
+        mmcs = float(log.mmcs[-1, 0])
+        for target in TARGETS:
+            if mmcs >= target and target not in hits:
+                hits[target] = (time.perf_counter() - start, step, float(log.l0[-1, 0]), float(log.fvu[-1, 0]))
+        return mmcs >= TARGETS[-1] or time.perf_counter() - start > cap
+
+    log = train(sae, train_cfg, batches, true_features=directions, callback=record, progress=False)
+    return dict(kind=kind, d_sae=d_sae, seed=seed, hits=hits, final_mmcs=float(log.mmcs[-1, 0]),
+                final_l0=float(log.l0[-1, 0]), final_fvu=float(log.fvu[-1, 0]), dead=float(log.dead_frac[-1, 0]),
+                seconds=time.perf_counter() - start, steps=int(log.step[-1]))
+
+
+def machine() -> str:
+    cpu = platform.processor() or platform.machine()
+    try:
+        with open("/proc/cpuinfo") as f:
+            cpu = next(line.split(":", 1)[1].strip() for line in f if line.startswith("model name"))
+    except (OSError, StopIteration):
+        pass
+    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
+    return (f"{cpu}, {os.cpu_count()} cores, torch {torch.__version__} with {torch.get_num_threads()} threads, "
+            f"load average {load:.1f} at the end")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--kinds", nargs="+", default=["l1", "topk"])
+    parser.add_argument("--d-sae", nargs="+", type=int, default=[512, 1024])
+    parser.add_argument("--seeds", type=int, default=3)
+    parser.add_argument("--cap", type=float, default=600.0, help="seconds per run")
+    parser.add_argument("--steps", type=int, default=1000, help="schedule length (lr decays over its second half)")
+    parser.add_argument("--set", nargs="*", default=[], help="overrides such as lr=0.01 k=8 batch=512")
+    args = parser.parse_args()
+    overrides = {}
+    for item in args.set:
+        key, value = item.split("=", 1)
+        overrides[key] = eval(value, {}, {})  # numbers, tuples, None, True
+    rows = []
+    for kind in args.kinds:
+        for d_sae in args.d_sae:
+            results = [run(kind, d_sae, seed, args.cap, args.steps, overrides) for seed in range(args.seeds)]
+            for r in results:
+                print(f"# {kind} d_sae={d_sae} seed={r['seed']}: final MMCS {r['final_mmcs']:.3f}, L0 {r['final_l0']:.1f}, "
+                      f"FVU {r['final_fvu']:.3f} after {r['steps']} steps, "
+                      f"{r['seconds']:.1f} s; hits {{{', '.join(f'{t}: {h[0]:.1f} s @ step {h[1]}' for t, h in r['hits'].items())}}}",
+                      flush=True)
+            cells = []
+            for target in TARGETS:
+                times = [r["hits"][target][0] for r in results if target in r["hits"]]
+                if len(times) == len(results):
+                    best = sorted(results, key=lambda r: r["hits"][target][0])[len(results) // 2]["hits"][target]
+                    cells.append(f"{statistics.median(times):.1f} s (L0 {best[2]:.1f}, FVU {best[3]:.3f})")
+                else:
+                    end = sorted(results, key=lambda r: r["final_mmcs"])[len(results) // 2]
+                    cells.append(f"not reached by {len(results) - len(times)}/{len(results)}; at the end MMCS "
+                                 f"{end['final_mmcs']:.3f} (L0 {end['final_l0']:.1f}, FVU {end['final_fvu']:.3f})")
+            dead = statistics.median(r["dead"] for r in results)
+            steps = statistics.median(r["steps"] for r in results)
+            rows.append(f"| {kind} | {d_sae} | " + " | ".join(cells) + f" | {dead:.2f} | {steps:.0f} |")
+    print()
+    print(f"Machine: {machine()}. Median over {args.seeds} seed(s); overrides: {overrides or 'none'}.")
+    print()
+    print(f"The end: MMCS 0.99, the {args.cap:.0f} s cap or the {args.steps}-step schedule, whichever comes first.")
+    print()
+    print("| SAE | latents | MMCS 0.9 | MMCS 0.95 | MMCS 0.99 | dead at end | steps run |")
+    print("| --- | --- | --- | --- | --- | --- | --- |")
+    print("\n".join(rows))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,251 @@
+"""Tests of course_utils.sae: shapes, constraints, the sparse kernel, AuxK, resampling, recovery."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import pytest
+import torch
+
+from course_utils.data.synthetic import (
+    SyntheticConfig,
+    feature_directions,
+    feature_probabilities,
+    synthetic_batches,
+)
+from course_utils.metrics.dictionary import mmcs
+from course_utils.sae import (
+    L1SAE,
+    SAEConfig,
+    TopKSAE,
+    TrainConfig,
+    geometric_median,
+    init_b_dec_,
+    make_sae,
+    normalize_decoder_,
+    project_decoder_grad_,
+    resample_dead_,
+    topk_activation,
+    train,
+)
+
+
+def _gen(seed: int = 0) -> torch.Generator:
+    return torch.Generator().manual_seed(seed)
+
+
+def test_make_sae_picks_the_kind_and_shapes():
+    sae = make_sae(SAEConfig(d_in=6, d_sae=10, n_inst=3, kind="topk", k=2), generator=_gen())
+    assert isinstance(sae, TopKSAE)
+    assert sae.W_enc.shape == sae.W_dec.shape == (3, 10, 6)
+    out = sae(torch.randn(7, 6, generator=_gen(1)))
+    assert out.x_hat.shape == (7, 3, 6) and out.acts.shape == (7, 3, 10)
+    assert isinstance(make_sae(SAEConfig(d_in=6, d_sae=10)), L1SAE)
+
+
+def test_encoder_starts_as_decoder_transpose_and_decoder_is_unit_norm():
+    sae = make_sae(SAEConfig(d_in=8, d_sae=16, kind="topk", k=3), generator=_gen())
+    assert torch.equal(sae.W_enc, sae.W_dec)
+    torch.testing.assert_close(sae.W_dec.norm(dim=-1), torch.ones(1, 16))
+
+
+def test_bad_configs_are_refused_with_a_reason():
+    with pytest.raises(ValueError, match="one per instance"):
+        SAEConfig(d_in=4, d_sae=8, n_inst=2, l1_coeff=(0.1, 0.2, 0.3))
+    with pytest.raises(ValueError, match="k must lie"):
+        SAEConfig(d_in=4, d_sae=8, kind="topk", k=9)
+    with pytest.raises(ValueError, match="kind"):
+        SAEConfig(d_in=4, d_sae=8, kind="relu")  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="expected"):
+        make_sae(SAEConfig(d_in=4, d_sae=8))(torch.randn(3, 5))
+    with pytest.raises(ValueError, match="make_sae"):
+        TopKSAE(SAEConfig(d_in=4, d_sae=8, kind="l1"))
+
+
+def test_l1_forward_matches_the_formula():
+    sae = make_sae(SAEConfig(d_in=5, d_sae=7), generator=_gen())
+    with torch.no_grad():
+        sae.b_dec.normal_(generator=_gen(2))
+        sae.b_enc.normal_(generator=_gen(3))
+    x = torch.randn(4, 5, generator=_gen(1))
+    with torch.no_grad():
+        out = sae(x)
+    f = torch.relu((x - sae.b_dec[0]) @ sae.W_enc[0].T + sae.b_enc[0])
+    torch.testing.assert_close(out.acts[:, 0], f)
+    torch.testing.assert_close(out.x_hat[:, 0], f @ sae.W_dec[0] + sae.b_dec[0])
+
+
+@pytest.mark.parametrize("kind", ["l1", "topk"])
+def test_sparse_kernel_gives_the_dense_outputs_and_gradients(kind):
+    cfg = SAEConfig(d_in=16, d_sae=64, n_inst=2, kind=kind, k=(3, 5), l1_coeff=(0.5, 1.0), sparse_kernel=True)
+    dense_cfg = dataclasses.replace(cfg, sparse_kernel=False)
+    sparse, dense = make_sae(cfg, generator=_gen()), make_sae(dense_cfg, generator=_gen())
+    with torch.no_grad():
+        for sae in (sparse, dense):
+            sae.b_enc.fill_(-0.6)  # few active latents, so the L1 SAE takes the sparse path
+    x = torch.rand(32, 16, generator=_gen(1))
+    results = []
+    for sae in (sparse, dense):
+        out = sae(x)
+        loss = sae.losses(x, out)["loss"]
+        loss.sum().backward()
+        results.append((out, loss, [p.grad.clone() for p in sae.parameters()]))
+    assert results[0][0].idx is not None and results[1][0].idx is None
+    torch.testing.assert_close(results[0][0].x_hat, results[1][0].x_hat)
+    torch.testing.assert_close(results[0][0].acts, results[1][0].acts)
+    torch.testing.assert_close(results[0][1], results[1][1])
+    for g_sparse, g_dense in zip(results[0][2], results[1][2], strict=True):
+        torch.testing.assert_close(g_sparse, g_dense, atol=1e-5, rtol=1e-4)
+
+
+def test_topk_keeps_exactly_k_per_row():
+    pre = torch.randn(50, 2, 40, generator=_gen()) + 3.0  # all positive: ReLU removes nothing
+    acts = topk_activation(pre, torch.tensor([4, 7]))
+    assert torch.equal((acts[:, 0] != 0).sum(-1), torch.full((50,), 4))
+    assert torch.equal((acts[:, 1] != 0).sum(-1), torch.full((50,), 7))
+    kept = acts[:, 0] != 0
+    assert bool((pre[:, 0][kept].reshape(50, 4).min(-1).values >= pre[:, 0].topk(4).values[:, -1]).all())
+    sae = make_sae(SAEConfig(d_in=8, d_sae=64, kind="topk", k=6), generator=_gen())
+    with torch.no_grad():
+        sae.b_enc.fill_(5.0)
+    assert torch.equal((sae(torch.randn(9, 8)).acts != 0).sum(-1), torch.full((9, 1), 6))
+
+
+def test_auxk_is_zero_when_nothing_is_dead_and_positive_otherwise():
+    sae = make_sae(SAEConfig(d_in=8, d_sae=32, kind="topk", k=2), generator=_gen())
+    x = torch.randn(16, 8, generator=_gen(1))
+    out = sae(x)
+    none_dead = sae.losses(x, out, dead=torch.zeros(1, 32, dtype=torch.bool))
+    assert float(none_dead["aux"]) == 0.0
+    torch.testing.assert_close(none_dead["loss"], none_dead["mse"])
+    dead = torch.zeros(1, 32, dtype=torch.bool)
+    dead[0, :16] = True
+    some_dead = sae.losses(x, out, dead=dead)
+    assert float(some_dead["aux"].detach()) > 0
+    torch.testing.assert_close(some_dead["loss"], some_dead["mse"] + some_dead["aux"] / 32)
+    some_dead["loss"].sum().backward()
+    assert float(sae.W_enc.grad[0, :16].abs().sum()) > 0  # dead latents learn from AuxK
+
+
+def test_gradient_projection_removes_the_parallel_part_hand_made():
+    sae = make_sae(SAEConfig(d_in=2, d_sae=2), generator=_gen())
+    with torch.no_grad():
+        sae.W_dec.copy_(torch.tensor([[[1.0, 0.0], [0.6, 0.8]]]))
+    sae.W_dec.grad = torch.tensor([[[3.0, 4.0], [1.0, 0.0]]])
+    project_decoder_grad_(sae)
+    # [3, 4] minus its part along [1, 0]; [1, 0] minus 0.6 * [0.6, 0.8]
+    torch.testing.assert_close(sae.W_dec.grad, torch.tensor([[[0.0, 4.0], [0.64, -0.48]]]))
+    assert float((sae.W_dec.grad * sae.W_dec.detach()).sum(-1).abs().max()) < 1e-6
+
+
+def test_normalize_decoder_gives_unit_directions():
+    sae = make_sae(SAEConfig(d_in=4, d_sae=6), generator=_gen())
+    with torch.no_grad():
+        sae.W_dec.mul_(torch.rand(1, 6, 1, generator=_gen(1)) * 5)
+    normalize_decoder_(sae)
+    torch.testing.assert_close(sae.W_dec.norm(dim=-1), torch.ones(1, 6))
+
+
+def test_decoder_stays_unit_norm_after_every_step():
+    syn = SyntheticConfig(n_feats=16, d_hidden=8, mean_active=2)
+    directions, probs = feature_directions(syn, generator=_gen()), feature_probabilities(syn)
+    norms = []
+    for kind in ("l1", "topk"):
+        sae = make_sae(SAEConfig(d_in=8, d_sae=16, kind=kind, k=2), generator=_gen())
+
+        def record(step, sae, log):
+            norms.append(sae.W_dec.detach().norm(dim=-1))
+            return False
+
+        train(sae, TrainConfig(steps=20, lr=1e-2, log_every=1), synthetic_batches(directions, probs, 64, generator=_gen(1)),
+              callback=record, progress=False)
+    assert len(norms) == 40
+    torch.testing.assert_close(torch.stack(norms), torch.ones(40, 1, 16))
+
+
+def test_instances_train_like_separate_saes():
+    x_stream = [torch.rand(32, 6, generator=_gen(i)) for i in range(5)]
+    both = make_sae(SAEConfig(d_in=6, d_sae=12, n_inst=2, l1_coeff=(0.1, 0.5)), generator=_gen())
+    single = make_sae(SAEConfig(d_in=6, d_sae=12, l1_coeff=0.5), generator=_gen())
+    with torch.no_grad():
+        for name, param in single.named_parameters():
+            param.copy_(getattr(both, name)[1:2])
+    cfg = TrainConfig(steps=5, lr=1e-2, log_every=1)
+    train(both, cfg, x_stream, progress=False)
+    train(single, cfg, x_stream, progress=False)
+    torch.testing.assert_close(both.W_dec[1:2], single.W_dec, atol=1e-5, rtol=1e-4)
+
+
+def test_geometric_median_and_b_dec_init():
+    points = torch.tensor([[0.0, 0.0], [1.0, 0.0], [0.0, 1.0], [100.0, 100.0]])
+    median = geometric_median(points)
+    assert float(median.norm()) < 1.0  # the mean (25.25, 25.25) is dragged by the outlier; the median isn't
+    sae = make_sae(SAEConfig(d_in=2, d_sae=3, n_inst=2))
+    init_b_dec_(sae, points)
+    torch.testing.assert_close(sae.b_dec, median.expand(2, 2))
+
+
+def test_resampling_follows_bricken_et_al():
+    sae = make_sae(SAEConfig(d_in=4, d_sae=6), generator=_gen())
+    opt = torch.optim.Adam(sae.parameters(), lr=1e-3)
+    x = torch.randn(10, 4, generator=_gen(1))
+    out = sae(x)
+    sae.losses(x, out)["loss"].sum().backward()
+    opt.step()
+    x_hat = torch.zeros(10, 1, 4)
+    x_hat[:, 0] = x
+    x_hat[3, 0] = 0.0  # only input 3 has a non-zero loss, so every dead latent gets it
+    dead = torch.tensor([[True, False, True, False, False, False]])
+    alive_norm = sae.W_enc[0, ~dead[0]].norm(dim=-1).mean()
+    counts = resample_dead_(sae, opt, x, x_hat, dead, generator=_gen(2))
+    assert counts == [2]
+    unit = x[3] / x[3].norm()
+    for row in (0, 2):
+        torch.testing.assert_close(sae.W_dec[0, row], unit)
+        torch.testing.assert_close(sae.W_enc[0, row], unit * 0.2 * alive_norm)
+        assert float(sae.b_enc[0, row].detach()) == 0.0
+        assert float(opt.state[sae.W_enc]["exp_avg"][0, row].abs().sum()) == 0.0
+        assert float(opt.state[sae.W_dec]["exp_avg_sq"][0, row].abs().sum()) == 0.0
+    assert float(opt.state[sae.W_enc]["exp_avg"][0, 1].abs().sum()) > 0
+
+
+def test_resampling_leaves_fewer_dead_latents_on_the_same_seed():
+    from course_utils.exercises.nb05_sparse_autoencoders import SYNTHETIC
+
+    directions, probs = feature_directions(SYNTHETIC, generator=_gen()), feature_probabilities(SYNTHETIC)
+    dead, mmcs_end = {}, {}
+    for resample in (None, 100):  # the notebook's demonstration: as many latents as features, a large lr
+        sae = make_sae(SAEConfig(d_in=SYNTHETIC.d_hidden, d_sae=SYNTHETIC.n_feats, l1_coeff=0.3), generator=_gen(1))
+        cfg = TrainConfig(steps=800, lr=3e-2, log_every=25, resample_every=resample, resample_until=0.75, dead_after=2560)
+        log = train(sae, cfg, synthetic_batches(directions, probs, 256, generator=_gen(2)), true_features=directions,
+                    progress=False)
+        dead[resample], mmcs_end[resample] = float(log.dead_frac[-1, 0]), float(log.mmcs[-1, 0])
+        if resample:
+            assert sum(counts[0] for _, counts in log.resampled) > 0
+    assert dead[100] < dead[None]
+    assert mmcs_end[100] > mmcs_end[None]
+
+
+@pytest.mark.parametrize("kind", ["l1", "topk"])
+def test_both_kinds_recover_the_notebook_synthetic_features(kind):
+    from course_utils.exercises.nb05_sparse_autoencoders import SYNTHETIC, synthetic_recipe
+
+    syn_cfg, sae_cfg, train_cfg, batch = synthetic_recipe(kind)
+    assert syn_cfg == SYNTHETIC
+    directions = feature_directions(syn_cfg, generator=_gen())
+    sae = make_sae(sae_cfg, generator=_gen(1))
+    log = train(sae, train_cfg, synthetic_batches(directions, feature_probabilities(syn_cfg), batch, generator=_gen(2)),
+                true_features=directions, progress=False)
+    assert float(mmcs(sae.W_dec, directions)) >= 0.99
+    assert float(log.mmcs[-1, 0]) >= 0.99
+
+
+def test_residual_resampling_points_at_what_is_missing():
+    sae = make_sae(SAEConfig(d_in=3, d_sae=4), generator=_gen())
+    x = torch.tensor([[1.0, 2.0, 0.0], [0.0, 0.0, 0.1]])
+    x_hat = torch.tensor([[[1.0, 0.0, 0.0]], [[0.0, 0.0, 0.1]]])  # input 0 misses its [0, 2, 0] part
+    dead = torch.tensor([[False, True, False, False]])
+    resample_dead_(sae, None, x, x_hat, dead, generator=_gen(1), source="residual")
+    torch.testing.assert_close(sae.W_dec[0, 1], torch.tensor([0.0, 1.0, 0.0]))
+    with pytest.raises(ValueError, match="source"):
+        resample_dead_(sae, None, x, x_hat, dead, source="output")  # type: ignore[arg-type]
