@@ -25,6 +25,7 @@ NOTEBOOK_MODULES: dict[str, str] = {
     "01_polysemanticity": "course_utils.exercises.nb01_polysemanticity",
     "02_antipodal_pair": "course_utils.exercises.nb02_antipodal_pair",
     "03_toy_models": "course_utils.exercises.nb03_toy_models",
+    "04_feature_geometry": "course_utils.exercises.nb04_feature_geometry",
     "05_sparse_autoencoders": "course_utils.exercises.nb05_sparse_autoencoders",
     "06_saes_on_a_transformer": "course_utils.exercises.nb06_saes_on_a_transformer",
 }
