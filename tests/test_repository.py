@@ -30,6 +30,7 @@ def test_pyproject_ranges_are_loose_and_constraints_pin_the_tested_torch():
     assert "transformer-lens>=3.9,<4" in project["dependencies"]
     constraints = (ROOT / "constraints.txt").read_text().splitlines()
     assert "torch==2.13.0" in constraints
+    assert not [line for line in constraints if line.startswith("-e")], "pip refuses editables as constraints"
     pinned = {line.split("==")[0].lower().replace("_", "-") for line in constraints if "==" in line}
     for requirement in requirements:
         name = re.split(r"[<>=!~\[ ]", requirement, maxsplit=1)[0].lower().replace("_", "-")
