@@ -7,9 +7,9 @@ import tempfile
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from course_utils.execution import execute
 from course_utils.exercises import exercises_for
 from course_utils.exercises.core import RESULTS_ENV, CheckResult
-from course_utils.execution import execute
 from course_utils.notebook_files import notebook_id, read_course_notebook
 
 

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import re
-import tomllib
 from pathlib import Path
+
+import tomllib
 
 ROOT = Path(__file__).resolve().parents[1]
 README = (ROOT / "README.md").read_text()
@@ -40,3 +41,12 @@ def test_pyproject_ranges_are_loose_and_constraints_pin_the_tested_torch():
 def test_course_map_lists_every_notebook():
     for solution in sorted((ROOT / "solutions").glob("[0-9][0-9]_*.ipynb")):
         assert f"`{solution.stem}`" in README, f"README's course map lacks {solution.stem}"
+
+
+def test_ruff_finds_nothing():
+    import subprocess
+    import sys
+
+    paths = ["course_utils", "tests", "benchmarks", "conftest.py"]
+    result = subprocess.run([sys.executable, "-m", "ruff", "check", *paths], cwd=ROOT, capture_output=True, text=True)
+    assert result.returncode == 0, result.stdout

@@ -1,4 +1,17 @@
 """Metrics: functions from tensors to numbers (geometry of features, dictionary quality)."""
+from course_utils.metrics.dictionary import (  # noqa: F401,E501
+    best_latents,
+    cosine_matrix,
+    dead_fraction,
+    dense_fraction,
+    density_histogram,
+    feature_density,
+    fvu,
+    l0,
+    match_latents,
+    max_cosine,
+    mmcs,
+)
 from course_utils.metrics.interference import (  # noqa: F401
     CosineSweep,
     feature_cosines,
@@ -9,4 +22,3 @@ from course_utils.metrics.interference import (  # noqa: F401
     read_back,
     welch_bound,
 )
-from course_utils.metrics.dictionary import best_latents, cosine_matrix, dead_fraction, dense_fraction, density_histogram, feature_density, fvu, l0, match_latents, max_cosine, mmcs  # noqa: F401,E501
