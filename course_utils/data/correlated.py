@@ -23,7 +23,7 @@ import torch
 from jaxtyping import Float, Int
 from torch import Tensor
 
-from course_utils.data.sparse import as_density
+from course_utils.data.sparse import as_density, sparse_batch
 
 Correlation = Literal["independent", "correlated", "anticorrelated"]
 CORRELATIONS: tuple[str, ...] = ("independent", "correlated", "anticorrelated")
@@ -38,20 +38,19 @@ def feature_batch(
 ) -> Float[Tensor, "batch inst feats"]:
     """One batch in which each feature is on with probability `density`, paired as `correlation` says."""
     _check(density, correlation)
+    if correlation == "independent":
+        return sparse_batch(batch_size, density, generator=generator)
     n_inst, n_feats = density.shape
     shape = (batch_size, n_inst, n_feats)
     values = torch.rand(shape, generator=generator, device=density.device)
-    if correlation == "independent":
-        on = torch.rand(shape, generator=generator, device=density.device) < density
+    pair_density = density[:, 0::2]  # a pair's features share one density (checked in _check)
+    u = torch.rand((batch_size, n_inst, n_feats // 2), generator=generator, device=density.device)
+    if correlation == "correlated":
+        on = (u < pair_density).repeat_interleave(2, dim=-1)
     else:
-        pair_density = density[:, 0::2]  # a pair's features share one density (checked in _check)
-        u = torch.rand((batch_size, n_inst, n_feats // 2), generator=generator, device=density.device)
-        if correlation == "correlated":
-            on = (u < pair_density).repeat_interleave(2, dim=-1)
-        else:
-            pair_on = u < 2 * pair_density
-            first = u < pair_density  # given the pair is on, each half of [0, 2p) picks one feature
-            on = torch.stack([pair_on & first, pair_on & ~first], dim=-1).flatten(-2)
+        pair_on = u < 2 * pair_density
+        first = u < pair_density  # given the pair is on, each half of [0, 2p) picks one feature
+        on = torch.stack([pair_on & first, pair_on & ~first], dim=-1).flatten(-2)
     return values * on
 
 
