@@ -21,6 +21,7 @@ from torch import Tensor, nn
 from tqdm.auto import tqdm
 
 from course_utils.data.correlated import feature_batches
+from course_utils.metrics.geometry import _check_w
 from course_utils.toy_models import (
     ToyModel,
     ToyModelConfig,
@@ -38,11 +39,6 @@ STICKY_FRACTIONS: dict[str, float] = {
     "square antiprism": 3 / 8,
 }
 """The values D_i sticks to, and the configuration each comes from (TMS, "The geometry of superposition")."""
-
-
-def _check_w(W: Tensor) -> None:
-    if W.ndim != 3:
-        raise ValueError(f"W must have shape (inst, hidden, feats); got {tuple(W.shape)} (add an instance axis with W[None])")
 
 
 def feature_dimensionality(W: Float[Tensor, "inst hidden feats"], eps: float = 1e-12) -> Float[Tensor, "inst feats"]:
