@@ -34,24 +34,27 @@ TARGETS = (0.9, 0.95, 0.99)
 def recipe(kind: str, d_sae: int, steps: int | None) -> tuple[SAEConfig, TrainConfig, int]:
     """The fastest settings found on this setup (what mattered is in notebook 05's section 7)."""
     batch = 2048
+    # Dead latents are resampled every 20 steps onto the residual x - x_hat of inputs drawn by squared loss:
+    # each such residual points at a feature the dictionary is missing. The lr decays linearly to 0 over
+    # the second half of the schedule: the last 0.01-0.03 of MMCS comes in the decay.
     if kind == "l1":
-        sae = SAEConfig(d_in=256, d_sae=d_sae, kind="l1", l1_coeff=0.1)
-        lr = 3e-3  # lr 5e-3 or 1e-2 and l1_coeff 0.2-0.3 were worse (collapse, rare features never learned)
+        # The encoder bias starts at -0.15, so that latents start selective (L0 ~ 20, not ~ 500), and a
+        # resampled latent gets half the mean alive encoder norm and bias, so that it stays selective too;
+        # with Bricken et al.'s bias 0 the revived latents fired on everything and MMCS stalled near 0.98.
+        # A latent counts as dead after 5 silent batches. lr 1e-2 collapsed; l1_coeff 0.05 / 0.1 / 0.2: slower.
+        sae = SAEConfig(d_in=256, d_sae=d_sae, kind="l1", l1_coeff=0.15, b_enc_init=-0.15)
+        train_cfg = TrainConfig(steps=steps or 700, lr=3e-3, dead_after=5 * batch, resample_until=0.6,
+                                resample_scale=0.5, resample_bias="alive_mean")
     else:
-        # AuxK on 4 dead latents, not d_in // 2 = 128: its sparse gather over aux_k latents per input
-        # (a [batch, aux_k, hidden] product and its backward) cost more than the rest of the step, and
-        # residual resampling already revives dead latents (aux_k 4 vs 16: same steps to MMCS 0.99).
+        # AuxK on 4 dead latents, not d_in // 2 = 128: residual resampling already revives dead latents,
+        # and aux_k 4 vs 16 took the same number of steps to MMCS 0.99. Dead after 20 silent batches
+        # (5, as for the L1 SAE, stalled at MMCS 0.96), except with 512 latents for 512 features, where no
+        # latent is spare: there 5 batches and resampling until 80% gave 0.93 instead of 0.88.
         sae = SAEConfig(d_in=256, d_sae=d_sae, kind="topk", k=5, aux_k=4)
-        lr = 4e-3
-    # Dead latents (no firing for 20 batches) are resampled every 20 steps onto the residual x - x_hat of
-    # inputs drawn by squared loss: each such residual points at a feature the dictionary is missing.
-    # The lr decays linearly to 0 over the second half: the last 0.03 of MMCS comes in the decay.
-    # With 512 latents for 512 features no latent is spare: a shorter dead window (5 batches) and resampling
-    # until 80% of the schedule gave MMCS 0.93 instead of 0.88 at 800 steps (rare features still missing).
-    tight = kind == "topk" and d_sae <= 512
-    train_cfg = TrainConfig(steps=steps or 800, lr=lr, decay_start=0.5, log_every=20,
-                            dead_after=(5 if tight else 20) * batch,
-                            resample_every=20, resample_until=0.8 if tight else 0.6, resample_source="residual", resample_scale=1.0)
+        tight = d_sae <= 512
+        train_cfg = TrainConfig(steps=steps or 800, lr=4e-3, dead_after=(5 if tight else 20) * batch,
+                                resample_until=0.8 if tight else 0.6, resample_scale=1.0)
+    train_cfg = replace(train_cfg, decay_start=0.5, log_every=20, resample_every=20, resample_source="residual")
     return sae, train_cfg, batch
 
 
@@ -103,7 +106,7 @@ def main() -> None:
     parser.add_argument("--d-sae", nargs="+", type=int, default=[512, 1024])
     parser.add_argument("--seeds", type=int, default=3)
     parser.add_argument("--cap", type=float, default=600.0, help="seconds per run")
-    parser.add_argument("--steps", type=int, default=None, help="schedule length (default 800; lr decays over its second half)")
+    parser.add_argument("--steps", type=int, default=None, help="schedule length (default 700 (L1) and 800 (TopK); lr decays over its second half)")
     parser.add_argument("--set", nargs="*", default=[], help="overrides such as lr=0.01 k=8 batch=512")
     args = parser.parse_args()
     overrides = {}
@@ -136,7 +139,8 @@ def main() -> None:
     print()
     print(f"Machine: {machine()}. Median over {args.seeds} seed(s); overrides: {overrides or 'none'}.")
     print()
-    print(f"The end: MMCS 0.99, the {args.cap:.0f} s cap or the {args.steps or 800}-step schedule, whichever comes first.")
+    print(f"The end: MMCS 0.99, the {args.cap:.0f} s cap or the end of the schedule "
+          f"({args.steps or '700 (L1) / 800 (TopK)'} steps), whichever comes first.")
     print()
     print("| SAE | latents | MMCS 0.9 | MMCS 0.95 | MMCS 0.99 | dead at end | steps run | steps/s |")
     print("| --- | --- | --- | --- | --- | --- | --- | --- |")

@@ -36,7 +36,7 @@ from typing import Literal
 import einops
 import torch
 import torch.nn.functional as F
-from jaxtyping import Bool, Float, Int
+from jaxtyping import Bool, Float
 from torch import Tensor, nn
 from tqdm.auto import tqdm
 
@@ -62,11 +62,14 @@ class SAEConfig:
     """Dead latents used by AuxK; None = d_in // 2 (EleutherAI sparsify; Gao et al. A.2 use 512)."""
     aux_coeff: float = 1 / 32
     """alpha of the AuxK loss (Gao et al. 2024, A.2)."""
+    b_enc_init: float = 0.0
+    """Starting encoder bias (0 in both papers). Negative makes the latents start selective: an L1 SAE
+    then begins sparse instead of with half its latents on (notebook 05, section 7)."""
     encoder_init: Literal["decoder", "random"] = "decoder"
     """'decoder': W_enc starts as the decoder's transpose (Gao et al. 2024, sec. 2.3; Conerly et al. 2024)."""
     sparse_kernel: bool | None = None
-    """Compute everything but the encoder matmul on the active latents only (exact, same gradients);
-    None = only when d_sae >= 512 (small SAEs are faster dense)."""
+    """`train` computes everything but the encoder's product on the active latents only, as a sparse
+    matrix (exact: the same gradients). None = when that is faster (see course_utils.sae_step)."""
 
     def __post_init__(self) -> None:
         if self.d_in < 1 or self.d_sae < 1 or self.n_inst < 1:
@@ -90,13 +93,11 @@ class SAEConfig:
 
 @dataclass(frozen=True)
 class SAEOutput:
-    """What a forward pass returns; `idx`/`vals` list the active latents when the sparse kernel ran."""
+    """What a forward pass returns."""
 
     x_hat: Float[Tensor, "batch inst hidden"]
     acts: Float[Tensor, "batch inst d_sae"]
     pre_acts: Float[Tensor, "batch inst d_sae"]
-    idx: Int[Tensor, "batch inst k"] | None = None
-    vals: Float[Tensor, "batch inst k"] | None = None
 
 
 def _as_instances(x: Tensor, n_inst: int, d_in: int) -> Float[Tensor, "batch inst hidden"]:
@@ -123,7 +124,7 @@ class SAE(nn.Module):
         else:
             W_enc = torch.empty(shape).uniform_(-1, 1, generator=generator) / math.sqrt(cfg.d_in)
         self.W_enc = nn.Parameter(W_enc)
-        self.b_enc = nn.Parameter(torch.zeros(cfg.n_inst, cfg.d_sae))
+        self.b_enc = nn.Parameter(torch.full((cfg.n_inst, cfg.d_sae), float(cfg.b_enc_init)))
         self.W_dec = nn.Parameter(W_dec)
         self.b_dec = nn.Parameter(torch.zeros(cfg.n_inst, cfg.d_in))
 
@@ -144,49 +145,10 @@ class SAE(nn.Module):
         return einops.einsum(acts, self.W_dec, "batch inst d_sae, inst d_sae hidden -> batch inst hidden") + self.b_dec
 
     def forward(self, x: Tensor) -> SAEOutput:
-        """Encode and decode; with the sparse kernel, gradients flow only through the active latents."""
-        sparse = self.cfg.sparse_kernel if self.cfg.sparse_kernel is not None else self.cfg.d_sae >= 512
-        if sparse and torch.is_grad_enabled():
-            with torch.no_grad():
-                pre = self.pre_acts(x)
-            idx = self._active_indices(pre)
-            if idx is not None:
-                return self._sparse_forward(x, pre, idx)
+        """Encode and decode (dense; `train` uses the faster hand-written step of course_utils.sae_step)."""
         pre = self.pre_acts(x)
         acts = self.activation(pre)
         return SAEOutput(x_hat=self.decode(acts), acts=acts, pre_acts=pre)
-
-    def _active_indices(self, pre: Tensor) -> Int[Tensor, "batch inst k"] | None:
-        raise NotImplementedError
-
-    def _flat_index(self, idx: Int[Tensor, "batch inst k"]) -> Int[Tensor, "batch inst k"]:
-        """Indices into parameters viewed as [(inst d_sae), ...] (embedding lookups beat fancy indexing on CPU)."""
-        return idx + torch.arange(self.cfg.n_inst, device=idx.device)[None, :, None] * self.cfg.d_sae
-
-    def _gather_pre(self, x: Tensor, idx: Tensor) -> Float[Tensor, "batch inst k"]:
-        """Pre-activations of the latents in idx only, differentiable (costs batch * k * hidden)."""
-        x = _as_instances(x, self.cfg.n_inst, self.cfg.d_in)
-        flat = self._flat_index(idx)
-        rows = F.embedding(flat, self.W_enc.reshape(-1, self.cfg.d_in))
-        bias = self.b_enc.reshape(-1).gather(0, flat.reshape(-1)).view_as(flat)
-        return (rows * (x - self.b_dec)[:, :, None, :]).sum(-1) + bias
-
-    def _sparse_decode(self, idx: Tensor, vals: Tensor) -> Float[Tensor, "batch inst hidden"]:
-        """W_dec f + b_dec from the active latents' indices and values."""
-        batch, n_inst, k = idx.shape
-        out = F.embedding_bag(
-            self._flat_index(idx).reshape(-1, k), self.W_dec.reshape(-1, self.cfg.d_in),
-            per_sample_weights=vals.reshape(-1, k), mode="sum",
-        )
-        return out.view(batch, n_inst, self.cfg.d_in) + self.b_dec
-
-    def _sparse_forward(self, x: Tensor, pre: Tensor, idx: Tensor) -> SAEOutput:
-        vals = self._activate_gathered(self._gather_pre(x, idx), idx)
-        acts = torch.zeros_like(pre).scatter(-1, idx, vals)
-        return SAEOutput(x_hat=self._sparse_decode(idx, vals), acts=acts, pre_acts=pre, idx=idx, vals=vals)
-
-    def _activate_gathered(self, pre: Tensor, idx: Tensor) -> Tensor:
-        return F.relu(pre)
 
     def losses(self, x: Tensor, out: SAEOutput, **kwargs) -> dict[str, Float[Tensor, " inst"]]:
         raise NotImplementedError
@@ -201,8 +163,6 @@ def mse_loss(x: Tensor, x_hat: Float[Tensor, "batch inst hidden"]) -> Float[Tens
 class L1SAE(SAE):
     """The SAE of Bricken et al. (2023): ReLU encoder, loss MSE + lambda * L1 of the latent activations."""
 
-    max_sparse_k: int = 128
-
     def __init__(self, cfg: SAEConfig, *, generator: torch.Generator | None = None):
         if cfg.kind != "l1":
             raise ValueError(f"L1SAE needs cfg.kind='l1', got {cfg.kind!r}; use make_sae(cfg)")
@@ -212,17 +172,10 @@ class L1SAE(SAE):
     def activation(self, pre_acts: Tensor) -> Tensor:
         return F.relu(pre_acts)
 
-    def _active_indices(self, pre: Tensor) -> Tensor | None:
-        # Exact: the top-K pre-activations include every positive one when K = the most positives in a row.
-        most = int((pre > 0).sum(-1).max())
-        if most > self.max_sparse_k:
-            return None
-        return pre.topk(max(most, 1), dim=-1, sorted=False).indices
-
     def losses(self, x: Tensor, out: SAEOutput, *, l1_scale: float = 1.0, **kwargs) -> dict[str, Tensor]:
         """mse, l1 (mean sum of activations) and loss = mse + l1_scale * l1_coeff * l1, each [inst]."""
         mse = mse_loss(x, out.x_hat)
-        l1 = (out.vals if out.vals is not None else out.acts).abs().sum(-1).mean(0)
+        l1 = out.acts.abs().sum(-1).mean(0)
         return {"loss": mse + l1_scale * self.l1_coeff * l1, "mse": mse, "l1": l1}
 
 
@@ -239,13 +192,6 @@ class TopKSAE(SAE):
     def activation(self, pre_acts: Tensor) -> Tensor:
         return topk_activation(pre_acts, self.k)
 
-    def _active_indices(self, pre: Tensor) -> Tensor:
-        return pre.topk(int(self.k.max()), dim=-1, sorted=True).indices
-
-    def _activate_gathered(self, pre: Tensor, idx: Tensor) -> Tensor:
-        keep = torch.arange(pre.shape[-1], device=pre.device) < self.k[:, None]
-        return F.relu(pre) * keep
-
     def losses(
         self, x: Tensor, out: SAEOutput, *, dead: Bool[Tensor, "inst d_sae"] | None = None, **kwargs
     ) -> dict[str, Tensor]:
@@ -261,9 +207,9 @@ class TopKSAE(SAE):
         masked = out.pre_acts.detach().masked_fill(~dead, float("-inf"))
         k = min(self.aux_k, int(dead.sum(-1).max()))
         idx = masked.topk(k, dim=-1, sorted=False).indices
-        alive_pick = ~dead.reshape(-1)[self._flat_index(idx)]
-        vals = F.relu(self._gather_pre(x, idx)).masked_fill(alive_pick, 0.0)
-        recon = self._sparse_decode(idx, vals) - self.b_dec
+        alive_pick = ~torch.gather(dead.expand(idx.shape[0], -1, -1), -1, idx)  # when fewer than k are dead
+        vals = F.relu(out.pre_acts.gather(-1, idx)).masked_fill(alive_pick, 0.0)
+        recon = self.decode(torch.zeros_like(out.pre_acts).scatter(-1, idx, vals)) - self.b_dec
         return (recon - residual).pow(2).sum(-1).mean(0)
 
 
@@ -340,6 +286,9 @@ class TrainConfig:
     """Stop resampling after this fraction of the steps (Bricken et al. resample 4 times in the first half)."""
     resample_scale: float = 0.2
     """Resampled encoder rows get this times the mean norm of the alive rows (Bricken et al. 2023)."""
+    resample_bias: Literal["zero", "alive_mean"] = "zero"
+    """Resampled encoder biases: 0 (Bricken et al.), or resample_scale x the mean bias of the alive latents,
+    which keeps a revived L1 latent as selective as the others (notebook 05, section 7)."""
     resample_source: Literal["input", "residual"] = "input"
     """New decoder directions: the sampled input (Bricken et al.) or its residual x - x_hat, which points
     at what the dictionary is missing (much faster on synthetic data, see notebook 05)."""
@@ -399,6 +348,7 @@ def train(
     runs at every log step; returning True stops training.
     """
     from course_utils.metrics.dictionary import mmcs as mmcs_fn
+    from course_utils.sae_step import sae_step_grads_
 
     opt = torch.optim.Adam(sae.parameters(), lr=cfg.lr, betas=cfg.betas, fused=True)
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: _lr_factor(s, cfg))
@@ -419,24 +369,21 @@ def train(
         except StopIteration:
             break
         dead = since_fired >= cfg.dead_after
-        out = sae(x)
         l1_scale = min(1.0, (step + 1) / cfg.l1_warmup_steps) if cfg.l1_warmup_steps else 1.0
-        losses = sae.losses(x, out, dead=dead, l1_scale=l1_scale)
-        opt.zero_grad(set_to_none=True)
-        losses["loss"].sum().backward()
+        result = sae_step_grads_(sae, x, dead=dead, l1_scale=l1_scale)  # sets .grad; autograd's values
+        losses, x_hat = result.losses, result.x_hat
         project_decoder_grad_(sae)
         opt.step()
         sched.step()
         normalize_decoder_(sae)
         with torch.no_grad():
-            fired = out.acts.detach() > 0
-            active = fired.any(0)
-            since_fired = torch.where(active, 0, since_fired + x.shape[0])
-            fires += fired.sum(0)
+            since_fired = torch.where(result.fires > 0, 0, since_fired + x.shape[0])
+            fires += result.fires
             window += x.shape[0]
             if cfg.resample_every and (step + 1) % cfg.resample_every == 0 and step < cfg.resample_until * cfg.steps:
                 dead = since_fired >= cfg.dead_after
-                counts = resample_dead_(sae, opt, x, out.x_hat.detach(), dead, scale=cfg.resample_scale, generator=gen,
+                counts = resample_dead_(sae, opt, x, x_hat, dead, scale=cfg.resample_scale, generator=gen,
+                                        bias=cfg.resample_bias,
                                         source=cfg.resample_source)
                 log.resampled.append((step + 1, counts))
                 since_fired[dead] = 0
@@ -449,9 +396,9 @@ def train(
                 rows["seconds"].append(time.perf_counter() - start)
                 rows["loss"].append(losses["loss"].detach().cpu())
                 rows["mse"].append(losses["mse"].detach().cpu())
-                rows["l0"].append(fired.float().sum(-1).mean(0).cpu())
+                rows["l0"].append((result.fires.sum(-1) / x.shape[0]).cpu())
                 total = (xi - xi.mean(0)).pow(2).sum((0, 2)).clamp_min(1e-12)
-                rows["fvu"].append(((xi - out.x_hat).pow(2).sum((0, 2)) / total).cpu())
+                rows["fvu"].append(((xi - x_hat).pow(2).sum((0, 2)) / total).cpu())
                 rows["dead_frac"].append((since_fired >= cfg.dead_after).float().mean(-1).cpu())
                 mm = mmcs_fn(sae.W_dec, true_features) if true_features is not None else torch.full((n_inst,), float("nan"))
                 rows["mmcs"].append(mm.cpu())
@@ -482,16 +429,19 @@ def resample_dead_(
     scale: float = 0.2,
     generator: torch.Generator | None = None,
     source: Literal["input", "residual"] = "input",
+    bias: Literal["zero", "alive_mean"] = "zero",
 ) -> list[int]:
     """Bricken et al. (2023) resampling of the dead latents; returns how many were resampled per instance.
 
     Each dead latent gets an input drawn with probability proportional to its squared loss: the decoder
     direction becomes the normalised input (or, with source="residual", its normalised x - x_hat), the
-    encoder row the same times `scale` x the mean alive encoder norm, the encoder bias 0, and Adam's
-    moments for those entries are reset.
+    encoder row the same times `scale` x the mean alive encoder norm, the encoder bias 0 (or, with
+    bias="alive_mean", `scale` x the mean alive bias), and Adam's moments for those entries are reset.
     """
     if source not in ("input", "residual"):
         raise ValueError(f"source must be 'input' or 'residual', got {source!r}")
+    if bias not in ("zero", "alive_mean"):
+        raise ValueError(f"bias must be 'zero' or 'alive_mean', got {bias!r}")
     xi = _as_instances(x, sae.cfg.n_inst, sae.cfg.d_in)
     counts = []
     for i in range(sae.cfg.n_inst):
@@ -507,9 +457,10 @@ def resample_dead_(
         directions = chosen / chosen.norm(dim=-1, keepdim=True).clamp_min(1e-8)
         alive = ~dead[i]
         enc_norm = sae.W_enc[i, alive].norm(dim=-1).mean() if alive.any() else torch.tensor(1.0)
+        new_bias = scale * sae.b_enc[i, alive].mean() if bias == "alive_mean" and alive.any() else 0.0
         sae.W_dec[i, rows] = directions
         sae.W_enc[i, rows] = directions * scale * enc_norm
-        sae.b_enc[i, rows] = 0.0
+        sae.b_enc[i, rows] = new_bias
         if opt is not None:
             for param in (sae.W_dec, sae.W_enc, sae.b_enc):
                 state = opt.state.get(param, {})

@@ -9,6 +9,7 @@ from course_utils.data.synthetic import (
     SyntheticConfig,
     feature_directions,
     feature_probabilities,
+    sample_active,
     sample_coefficients,
     synthetic_batch,
     synthetic_batches,
@@ -61,3 +62,20 @@ def test_bad_settings_are_refused():
         SyntheticConfig(decay=1.5)
     with pytest.raises(ValueError, match="must match"):
         synthetic_batch(torch.randn(5, 3), torch.rand(4), 2)
+
+
+def test_active_entries_are_independent_bernoulli_draws():
+    probs = torch.tensor([1.0, 0.3, 0.05, 0.0])
+    inputs, feature = sample_active(probs, 100_000, generator=torch.Generator().manual_seed(3))
+    assert bool((inputs[1:] >= inputs[:-1]).all())  # sorted by input
+    active = torch.zeros(100_000, 4, dtype=torch.bool)
+    active[inputs, feature] = True
+    assert int(active.sum()) == inputs.shape[0]  # no entry drawn twice
+    assert bool(active[:, 0].all()) and not bool(active[:, 3].any())
+    for i, p in ((1, 0.3), (2, 0.05)):
+        column = active[:, i].float()
+        assert abs(float(column.mean()) - p) < 4 * (p * (1 - p) / 100_000) ** 0.5
+        neighbours = float((column[1:] * column[:-1]).mean())  # independent draws: p^2
+        assert abs(neighbours - p * p) < 4 * (p * p / 100_000) ** 0.5
+    per_batch = active[:, 1].view(1000, 100).sum(1).float()  # Binomial(100, 0.3): variance 21
+    assert 17 < float(per_batch.var()) < 25

@@ -11,6 +11,7 @@ from course_utils.data.synthetic import (  # noqa: F401,E501
     SyntheticConfig,
     feature_directions,
     feature_probabilities,
+    sample_active,
     sample_coefficients,
     synthetic_batch,
     synthetic_batches,
