@@ -12,6 +12,7 @@ Stable API (notebooks 05 and 06 use it)::
     log.mse, log.l0, log.fvu, log.dead_frac, log.mmcs                      # [n_logs, inst] CPU tensors
     train(..., true_features=W_true, callback=lambda step, sae, log: stop)  # MMCS in the log; early stop
     TrainConfig(resample_every=..., resample_source="input" | "residual")  # resampling (resample_dead_)
+    SAEConfig(..., b_enc_init=-0.15), TrainConfig(..., resample_bias="alive_mean")  # selective L1 latents
 
 Layout: every parameter has a leading instance dimension `inst` (independent SAEs trained at once, e.g. an
 L1 sweep whose `l1_coeff` is a tuple with one value per instance). `W_enc[i, j]` is latent j's encoder row
@@ -23,6 +24,8 @@ and `W_dec[i, j]` latent j's decoder direction (a column of the papers' W_dec), 
 
 Squared errors are summed over `hidden` and averaged over the batch. Decoder directions have unit norm:
 `train` removes the gradient component parallel to each direction before the step and renormalises after.
+`train` computes each step's gradients by hand on the active latents only (course_utils.sae_step), with
+the values autograd gives through `losses`.
 """
 
 from __future__ import annotations
