@@ -79,6 +79,8 @@ def _instance_step(
     centred = x - b_dec
     pre = torch.addmm(b_enc, centred, W_enc.T)  # batch d_sae
     sparse_cfg = sae.cfg.sparse_kernel
+    if x.device.type not in ("cpu", "cuda"):
+        sparse_cfg = False  # torch's CSR kernels cover the CPU and CUDA only (not MPS)
 
     if isinstance(sae, TopKSAE):
         k = int(sae.k[i])

@@ -316,9 +316,12 @@ def _toy_step(
     g_h = bmm(W, g)  # inst hidden batch
     grad_w = bmm(h, g.transpose(1, 2)) + bmm(g_h, x.transpose(1, 2))
     grad_b = g.sum(dim=2)
-    t = (step + 1).to(torch.float32)
-    step_size = lr / (1 - beta1**t)
-    root_bc2 = torch.sqrt(1 - beta2**t)
+    if torch.compiler.is_compiling():  # the step stays a tensor, so the graph serves every step
+        t = (step + 1).to(torch.float32)
+        step_size, root_bc2 = lr / (1 - beta1**t), torch.sqrt(1 - beta2**t)
+    else:  # plain PyTorch: Python numbers spare a handful of 0-d tensor operations per step
+        t = int(step) + 1
+        step_size, root_bc2 = lr / (1 - beta1**t), math.sqrt(1 - beta2**t)
     for param, grad, m, v in ((W, grad_w, *moments[:2]), (b, grad_b, *moments[2:])):
         param.mul_(1 - lr * wd)  # AdamW, as torch.optim.AdamW computes it
         m.lerp_(grad, 1 - beta1)

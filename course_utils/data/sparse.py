@@ -75,6 +75,15 @@ def _lowbias32(x: Int[Tensor, "*dims"]) -> Int[Tensor, "*dims"]:
     return x ^ (x >> 16)
 
 
+def _lowbias32_int(x: int) -> int:
+    """`_lowbias32` on a Python integer."""
+    x ^= x >> 16
+    x = (x * 0x7FEB352D) & _MASK32
+    x ^= x >> 15
+    x = (x * 0x846CA68B) & _MASK32
+    return x ^ (x >> 16)
+
+
 def _lowbias32_int32(x: Int[Tensor, "*dims"]) -> Int[Tensor, "*dims"]:
     """`_lowbias32` on int32 tensors (multiplication wraps; shifts made logical by masking): half the memory traffic."""
     x = x ^ ((x >> 16) & 0xFFFF)
@@ -92,9 +101,14 @@ def hash_uniform(
     `positions` are int32 (or int64) hashes of each entry's index; one lowbias32 round of
     position xor lowbias32(step * golden + key) makes each number.
     """
-    step_key = _lowbias32((torch.as_tensor(step, dtype=torch.int64) * 0x9E3779B1 + key) & _MASK32)
+    if torch.compiler.is_compiling():  # a tensor, so that one compiled graph serves every step
+        step_key = _lowbias32((torch.as_tensor(step, dtype=torch.int64) * 0x9E3779B1 + key) & _MASK32)
+        signed_key = (step_key - (step_key >> 31 << 32)).to(torch.int32)
+    else:  # the same bits from Python integers: no 0-d tensor operations
+        step_key = _lowbias32_int((int(step) * 0x9E3779B1 + int(key)) & _MASK32)
+        signed_key = step_key - (step_key >> 31 << 32)
     if positions.dtype == torch.int32:
-        bits = _lowbias32_int32(positions ^ (step_key - (step_key >> 31 << 32)).to(torch.int32))
+        bits = _lowbias32_int32(positions ^ signed_key)
         bits = (bits >> 8) & 0xFFFFFF
     else:
         bits = _lowbias32(positions ^ step_key) >> 8
