@@ -87,7 +87,7 @@ def _instance_step(
         vals, idx = pre.topk(k, dim=-1, sorted=False)
         vals = F.relu(vals)
         sparse = sparse_cfg if sparse_cfg is not None else d_sae >= SPARSE_MIN_LATENTS and k <= d_sae * SPARSE_MAX_ACTIVE_FRACTION
-        acts = _csr_rows(idx, vals, d_sae) if sparse else torch.zeros_like(pre).scatter_(-1, idx, vals)
+        acts = _rows_matrix(idx, vals, d_sae, sparse=sparse)
     else:
         acts = F.relu(pre)
         many = float((pre > 0).sum()) > SPARSE_MAX_ACTIVE_FRACTION * pre.numel()
@@ -95,7 +95,7 @@ def _instance_step(
         if sparse:
             acts = acts.to_sparse_csr()
 
-    x_hat = torch.addmm(b_dec, acts, W_dec) if not sparse else acts @ W_dec + b_dec
+    x_hat = acts @ W_dec + b_dec
     err = x_hat - x
     mse = err.pow(2).sum() / n_batch
     d_out = err * (2.0 / n_batch)
@@ -108,15 +108,15 @@ def _instance_step(
         extra, loss, penalty = {"aux": torch.zeros(())}, mse, 0.0
 
     g_acts = _grad_at_entries(acts, d_out, W_dec, penalty)
-    grad_W_dec = acts.T @ d_out if not sparse else acts.t() @ d_out
-    grad_W_enc = g_acts.T @ centred if not sparse else g_acts.t() @ centred
+    grad_W_dec = acts.t() @ d_out
+    grad_W_enc = g_acts.t() @ centred
     grad_b_enc = _column_sums(g_acts, d_sae)
 
     if isinstance(sae, TopKSAE) and dead is not None and bool(dead.any()):
         # AuxK: the aux_k largest dead latents reconstruct the residual x - x_hat (held fixed).
         k_aux = min(sae.aux_k, int(dead.sum()))
         aux_idx = pre.masked_fill(~dead, float("-inf")).topk(k_aux, dim=-1, sorted=False).indices
-        aux_acts = _csr_rows(aux_idx, F.relu(pre.gather(-1, aux_idx)), d_sae)
+        aux_acts = _rows_matrix(aux_idx, F.relu(pre.gather(-1, aux_idx)), d_sae, sparse=sparse_cfg is not False)
         aux_err = aux_acts @ W_dec + err  # recon - residual, as residual = -err
         aux = aux_err.pow(2).sum() / n_batch
         coeff = sae.cfg.aux_coeff
@@ -137,8 +137,10 @@ def _instance_step(
     return grads, {"loss": loss, "mse": mse, **extra}, x_hat, fires
 
 
-def _csr_rows(idx: Tensor, vals: Tensor, n_cols: int) -> Tensor:
-    """A [rows, n_cols] CSR matrix with the same number of entries in every row (idx, vals: [rows, k])."""
+def _rows_matrix(idx: Tensor, vals: Tensor, n_cols: int, *, sparse: bool) -> Tensor:
+    """The [rows, n_cols] matrix with vals at idx in each row (idx, vals: [rows, k]): CSR, or dense."""
+    if not sparse:
+        return torch.zeros(idx.shape[0], n_cols, dtype=vals.dtype, device=vals.device).scatter_(-1, idx, vals)
     rows, k = idx.shape
     crow = torch.arange(0, rows * k + 1, k, device=idx.device)
     return torch.sparse_csr_tensor(crow, idx.reshape(-1), vals.reshape(-1), (rows, n_cols), check_invariants=False)
