@@ -25,6 +25,7 @@ from course_utils.metrics.geometry import _check_w
 from course_utils.toy_models import (
     ToyModel,
     ToyModelConfig,
+    ToyParameters,
     TrainConfig,
     importance_weighted_mse,
     train,
@@ -84,25 +85,14 @@ def train_density_sweep(
     return model
 
 
-class PrivilegedToyModel(nn.Module):
+class PrivilegedToyModel(ToyParameters):
     """h = ReLU(W x), x' = ReLU(W^T h + b): the ReLU on h makes its neurons a privileged basis (TMS section 7)."""
-
-    def __init__(self, cfg: ToyModelConfig, *, generator: torch.Generator, device: torch.device | str = "cpu"):
-        super().__init__()
-        self.cfg = cfg
-        w = torch.empty(cfg.n_instances, cfg.d_hidden, cfg.n_features, device=device)
-        for i in range(cfg.n_instances):
-            nn.init.xavier_normal_(w[i], generator=generator)  # as the toy model of notebook 03
-        self.W = nn.Parameter(w)
-        self.b = nn.Parameter(torch.zeros(cfg.n_instances, cfg.n_features, device=device))
-        self.register_buffer("importance", cfg.importance_tensor().to(device), persistent=False)
 
     def hidden(self, x: Float[Tensor, "batch inst feats"]) -> Float[Tensor, "batch inst hidden"]:
         return torch.relu(einsum(x, self.W, "batch inst feats, inst hidden feats -> batch inst hidden"))
 
     def forward(self, x: Float[Tensor, "batch inst feats"]) -> Float[Tensor, "batch inst feats"]:
-        if x.ndim != 3 or x.shape[1:] != self.b.shape:
-            raise ValueError(f"x must have shape (batch, {self.cfg.n_instances}, {self.cfg.n_features}); got {tuple(x.shape)}")
+        self._check_input(x)
         out = einsum(self.hidden(x), self.W, "batch inst hidden, inst hidden feats -> batch inst feats")
         return torch.relu(out + self.b)
 

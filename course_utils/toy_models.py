@@ -88,8 +88,8 @@ class ToyModelConfig:
         return as_density(density, self.n_instances, self.n_features)
 
 
-class ToyModel(nn.Module):
-    """n_instances independent toy models h = W x, x' = ReLU(W^T h + b), trained side by side."""
+class ToyParameters(nn.Module):
+    """W (inst, hidden, feats) Xavier-normal and b (inst, feats) zero, as the TMS notebook; the forward is the subclass's."""
 
     def __init__(self, cfg: ToyModelConfig, *, generator: torch.Generator, device: torch.device | str = "cpu"):
         super().__init__()
@@ -101,9 +101,16 @@ class ToyModel(nn.Module):
         self.b = nn.Parameter(torch.zeros(cfg.n_instances, cfg.n_features, device=device))
         self.register_buffer("importance", cfg.importance_tensor().to(device), persistent=False)
 
-    def forward(self, x: Float[Tensor, "batch inst feats"]) -> Float[Tensor, "batch inst feats"]:
+    def _check_input(self, x: Tensor) -> None:
         if x.ndim != 3 or x.shape[1:] != self.b.shape:
             raise ValueError(f"x must have shape (batch, {self.cfg.n_instances}, {self.cfg.n_features}); got {tuple(x.shape)}")
+
+
+class ToyModel(ToyParameters):
+    """n_instances independent toy models h = W x, x' = ReLU(W^T h + b), trained side by side."""
+
+    def forward(self, x: Float[Tensor, "batch inst feats"]) -> Float[Tensor, "batch inst feats"]:
+        self._check_input(x)
         h = einsum(x, self.W, "batch inst feats, inst hidden feats -> batch inst hidden")
         out = einsum(h, self.W, "batch inst hidden, inst hidden feats -> batch inst feats") + self.b
         return out if self.cfg.linear else torch.relu(out)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 
 import ipywidgets as widgets
@@ -10,6 +9,7 @@ import plotly.graph_objects as go
 
 from course_utils.antipodal import expected_loss, loss_grid
 from course_utils.plots.antipodal import plot_expected_loss_map
+from course_utils.widgets.output import figure_output
 
 
 @dataclass(kw_only=True)
@@ -43,9 +43,7 @@ class DensityExplorer:
 
 def redraw(explorer: DensityExplorer) -> None:
     """Replace what the output shows with the figure of the current state."""
-    figure = explorer.state.figure()
-    bundle = figure._repr_mimebundle_() or {"application/vnd.plotly.v1+json": json.loads(figure.to_json())}
-    explorer.output.outputs = ({"output_type": "display_data", "data": bundle, "metadata": {}},)
+    explorer.output.outputs = (figure_output(explorer.state.figure()),)
 
 
 def density_explorer(*, p: float = 0.1, b: float = 0.0, lim: float = 2.0, n: int = 101) -> DensityExplorer:

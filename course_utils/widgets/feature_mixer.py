@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
@@ -13,6 +12,7 @@ from jaxtyping import Float
 from torch import Tensor
 
 from course_utils.plots.directions import plot_directions_3d, plot_feature_mixer
+from course_utils.widgets.output import figure_output
 
 
 @dataclass(kw_only=True)
@@ -54,15 +54,9 @@ def mixer_figures(state: FeatureMixerState) -> list[go.Figure]:
     return figures
 
 
-def _display_data(figure: go.Figure) -> dict:
-    """The figure as a display_data output, rendered the way plotly's default renderer would show it."""
-    bundle = figure._repr_mimebundle_() or {"application/vnd.plotly.v1+json": json.loads(figure.to_json())}
-    return {"output_type": "display_data", "data": bundle, "metadata": {}}
-
-
 def redraw(mixer: FeatureMixer) -> None:
     """Replace what the output shows with the figures of the current state."""
-    mixer.output.outputs = tuple(_display_data(figure) for figure in mixer_figures(mixer.state))
+    mixer.output.outputs = tuple(figure_output(figure) for figure in mixer_figures(mixer.state))
 
 
 def feature_mixer(

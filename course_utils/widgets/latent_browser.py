@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 import ipywidgets as widgets
 import plotly.graph_objects as go
+
+from course_utils.widgets.output import figure_output
 
 Dashboard = Callable[[int], tuple[go.Figure, str]]
 """unit -> (its dashboard figure, the HTML of its top-activating contexts)."""
@@ -39,11 +40,6 @@ class LatentBrowser:
         return self.view._repr_mimebundle_(**kwargs)
 
 
-def _figure_output(figure: go.Figure) -> dict:
-    bundle = figure._repr_mimebundle_() or {"application/vnd.plotly.v1+json": json.loads(figure.to_json())}
-    return {"output_type": "display_data", "data": bundle, "metadata": {}}
-
-
 def _html_output(text: str) -> dict:
     return {"output_type": "display_data", "data": {"text/html": text, "text/plain": "<contexts>"}, "metadata": {}}
 
@@ -51,7 +47,7 @@ def _html_output(text: str) -> dict:
 def redraw(browser: LatentBrowser) -> None:
     """Replace what the output shows with the dashboard of the current unit."""
     figure, contexts = browser.dashboard(browser.state.unit)
-    browser.output.outputs = (_figure_output(figure), _html_output(contexts))
+    browser.output.outputs = (figure_output(figure), _html_output(contexts))
 
 
 def latent_browser(

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field, replace
 
 import ipywidgets as widgets
@@ -12,6 +11,7 @@ from torch import Tensor
 
 from course_utils.plots.toy_models import feature_geometry
 from course_utils.toy_models import ToyModelConfig, TrainConfig, train_with_restarts
+from course_utils.widgets.output import figure_output
 
 EXPLORER_TRAIN = TrainConfig(steps=1_500, batch_size=256, lr=1e-2, progress=False)
 """Shorter and faster than the paper's 10,000 steps at lr 1e-3, so that a redraw takes about a second;
@@ -67,17 +67,12 @@ def explorer_figure(state: ExplorerState) -> go.Figure:
     )
 
 
-def _display_data(figure: go.Figure) -> dict:
-    bundle = figure._repr_mimebundle_() or {"application/vnd.plotly.v1+json": json.loads(figure.to_json())}
-    return {"output_type": "display_data", "data": bundle, "metadata": {}}
-
-
 def redraw(explorer: ToyModelExplorer) -> None:
     """Retrain for the sliders' values and replace the figure."""
     state = explorer.state
     state.model_cfg = replace(state.model_cfg, density=(explorer.density.value,), importance_decay=explorer.decay.value)
     retrain_(state)
-    explorer.output.outputs = (_display_data(explorer_figure(state)),)
+    explorer.output.outputs = (figure_output(explorer_figure(state)),)
 
 
 def toy_model_explorer(
