@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from course_utils.execution import REFERENCE_KERNEL_ENV
+from course_utils.course.execution import REFERENCE_KERNEL_ENV
 
 ROOT = Path(__file__).parent
 

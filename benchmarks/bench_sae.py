@@ -32,7 +32,7 @@ TARGETS = (0.9, 0.95, 0.99)
 
 
 def recipe(kind: str, d_sae: int, steps: int | None) -> tuple[SAEConfig, TrainConfig, int]:
-    """The fastest settings found on this setup (what mattered is in notebook 05's section 7)."""
+    """The fastest settings found on this setup (what mattered is in notebook 07's section 7)."""
     batch = 2048
     # Dead latents are resampled every 20 steps onto the residual x - x_hat of inputs drawn by squared loss:
     # each such residual points at a feature the dictionary is missing. The lr decays linearly to 0 over

@@ -7,7 +7,7 @@ import math
 import pytest
 import torch
 
-from course_utils.antipodal import (
+from course_utils.toy_models.antipodal import (
     STATES,
     DescentConfig,
     as_row_loss,

@@ -8,9 +8,14 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from course_utils.build import sync_exercise_notebook
-from course_utils.cli import main
-from course_utils.notebook_files import dumps, exercise_notebook, is_backup, read_course_notebook
+from course_utils.course.build import sync_exercise_notebook
+from course_utils.course.cli import main
+from course_utils.course.notebook_files import (
+    dumps,
+    exercise_notebook,
+    is_backup,
+    read_course_notebook,
+)
 
 ROOT = Path(__file__).resolve().parents[1]
 

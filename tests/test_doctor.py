@@ -9,8 +9,9 @@ import pytest
 import torch
 from jupyter_client.kernelspec import KernelSpec, KernelSpecManager, NoSuchKernel
 
-from course_utils import doctor
-from course_utils.cli import main
+from course_utils import syllabus
+from course_utils.course import doctor
+from course_utils.course.cli import main
 
 STATUS_LINE = r"^(OK|WARN|FAIL)\s+\S"
 
@@ -116,19 +117,19 @@ def test_a_missing_lab_extension_fails(monkeypatch):
 def test_model_weights_that_do_not_load_fail(tmp_path):
     (tmp_path / "lm_stdlib.safetensors").write_bytes(b"not a safetensors file")
     (tmp_path / "lm_stdlib.json").write_text("{}")
-    finding = doctor.check_lm_weights(tmp_path)
+    finding = syllabus.check_lm_weights(tmp_path)
     assert finding.status == "fail" and "does not load offline" in finding.detail and finding.fix
 
 
 def test_no_model_weights_is_a_warning(tmp_path):
-    finding = doctor.check_lm_weights(tmp_path)
+    finding = syllabus.check_lm_weights(tmp_path)
     assert finding.status == "warn" and "course train-lm" in finding.fix
 
 
 def test_the_shipped_model_weights_load_offline():
-    assets = doctor.Path(doctor.__file__).parent / "assets"
+    assets = syllabus.ASSETS
     if not list(assets.glob("*.safetensors")):
         pytest.fail(f"no shipped weights in {assets}; the course ships them (course train-lm --out {assets})")
-    finding = doctor.check_lm_weights()
+    finding = syllabus.check_lm_weights()
     assert finding.status == "ok", finding.line()
     assert "parameters" in finding.detail

@@ -7,6 +7,7 @@ import json
 import pytest
 import torch
 
+from course_utils.course.checks import RESULTS_ENV, STRICT_DIR_ENV, STRICT_ENV, format_result
 from course_utils.exercises import (
     REGISTRY,
     Case,
@@ -18,7 +19,6 @@ from course_utils.exercises import (
     run_check,
     verifier,
 )
-from course_utils.exercises.core import RESULTS_ENV, STRICT_DIR_ENV, STRICT_ENV, format_result
 
 
 def _double(x: torch.Tensor) -> torch.Tensor:

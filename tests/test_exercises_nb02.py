@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 import torch
 
-from course_utils.antipodal import descent_step, expected_loss, linear_loss, relu_loss
 from course_utils.exercises import exercises_for, run_check
+from course_utils.toy_models.antipodal import descent_step, expected_loss, linear_loss, relu_loss
 
 relu = torch.relu
 

@@ -7,14 +7,14 @@ import torch
 from einops import einsum
 
 from course_utils.exercises import exercises_for, run_check
-from course_utils.feature_geometry import (
+from course_utils.metrics.geometry import superposition
+from course_utils.toy_models.feature_geometry import (
     dimensions_per_feature,
     excess_kurtosis,
     feature_dimensionality,
     monosemantic_neurons,
 )
-from course_utils.metrics.geometry import superposition
-from course_utils.phase_diagram import boundary_density, candidate_losses
+from course_utils.toy_models.phase_diagram import boundary_density, candidate_losses
 
 NAMES = ["feature_dimensionality", "dimensions_per_feature", "candidate_losses", "boundary_density",
          "monosemantic_neurons", "excess_kurtosis"]

@@ -9,7 +9,8 @@ import pytest
 import torch
 
 from course_utils.data.correlated import feature_batches
-from course_utils.feature_geometry import (
+from course_utils.toy_models import ToyModel, ToyModelConfig, TrainConfig, train
+from course_utils.toy_models.feature_geometry import (
     STICKY_FRACTIONS,
     PrivilegedToyModel,
     basis_alignment,
@@ -21,7 +22,6 @@ from course_utils.feature_geometry import (
     train_density_sweep,
     train_with_optimizer,
 )
-from course_utils.toy_models import ToyModel, ToyModelConfig, TrainConfig, train
 
 
 def _polygon(k: int) -> torch.Tensor:

@@ -11,7 +11,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from course_utils.cli import main
+from course_utils.course.cli import main
 from course_utils.exercises import exercises_for
 
 ROOT = Path(__file__).resolve().parents[1]

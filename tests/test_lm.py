@@ -11,9 +11,9 @@ from pathlib import Path
 import pytest
 import torch
 
-from course_utils.cli import main
+from course_utils.course.cli import main
 from course_utils.data.text import TextDocument, document_windows, load_documents
-from course_utils.exercises.nb06_saes_on_a_transformer import splice_hook
+from course_utils.exercises.nb09_saes_on_a_transformer import splice_hook
 from course_utils.lm import (
     HOOK_POST,
     LMConfig,

@@ -7,7 +7,7 @@ import json
 import nbformat
 import pytest
 
-from course_utils.notebook_files import (
+from course_utils.course.notebook_files import (
     NotebookProblem,
     backup,
     content_hash,

@@ -6,7 +6,8 @@ import pytest
 import torch
 
 from course_utils.data.correlated import feature_batch
-from course_utils.phase_diagram import (
+from course_utils.toy_models import ToyModel, ToyModelConfig, TrainConfig, importance_weighted_mse
+from course_utils.toy_models.phase_diagram import (
     OTHER,
     agreement,
     band_mask,
@@ -17,7 +18,6 @@ from course_utils.phase_diagram import (
     predicted_solutions,
     train_phase_diagram,
 )
-from course_utils.toy_models import ToyModel, ToyModelConfig, TrainConfig, importance_weighted_mse
 
 CANDIDATES = [([1.0, 0.0], "mean2"), ([0.0, 1.0], "mean1"), ([1.0, -1.0], "zero")]
 

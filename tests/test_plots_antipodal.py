@@ -6,7 +6,13 @@ import plotly.graph_objects as go
 import pytest
 import torch
 
-from course_utils.antipodal import (
+from course_utils.plots.antipodal import (
+    plot_density_sweep,
+    plot_expected_loss_map,
+    plot_loss_landscapes,
+    plot_readouts,
+)
+from course_utils.toy_models.antipodal import (
     DescentConfig,
     as_row_loss,
     density_sweep,
@@ -16,12 +22,6 @@ from course_utils.antipodal import (
     loss_grid,
     random_starts,
     relu_loss,
-)
-from course_utils.plots.antipodal import (
-    plot_density_sweep,
-    plot_expected_loss_map,
-    plot_loss_landscapes,
-    plot_readouts,
 )
 from course_utils.widgets.antipodal_explorer import density_explorer
 

@@ -6,7 +6,6 @@ import plotly.graph_objects as go
 import pytest
 import torch
 
-from course_utils.feature_geometry import STICKY_FRACTIONS
 from course_utils.plots.feature_geometry import (
     plot_basis_alignment,
     plot_dimensionality,
@@ -14,6 +13,7 @@ from course_utils.plots.feature_geometry import (
     plot_pair_geometry,
     plot_phase_diagram,
 )
+from course_utils.toy_models.feature_geometry import STICKY_FRACTIONS
 
 
 def _traces(fig: go.Figure, kind: str) -> list:

@@ -1,4 +1,4 @@
-"""Notebook 06's figures, context HTML and latent browser."""
+"""Notebook 09's figures, context HTML and latent browser."""
 
 from __future__ import annotations
 

@@ -26,7 +26,7 @@ from course_utils.sae import (
     topk_activation,
     train,
 )
-from course_utils.sae_step import sae_step_grads_
+from course_utils.sae.step import sae_step_grads_
 
 
 def _gen(seed: int = 0) -> torch.Generator:
@@ -219,7 +219,7 @@ def test_resampling_follows_bricken_et_al():
 
 
 def test_resampling_leaves_fewer_dead_latents_on_the_same_seed():
-    from course_utils.exercises.nb05_sparse_autoencoders import SYNTHETIC
+    from course_utils.exercises.nb07_sparse_autoencoders import SYNTHETIC
 
     directions, probs = feature_directions(SYNTHETIC, generator=_gen()), feature_probabilities(SYNTHETIC)
     dead, mmcs_end = {}, {}
@@ -251,7 +251,7 @@ def test_alive_mean_bias_keeps_revived_latents_selective():
 
 @pytest.mark.parametrize("kind", ["l1", "topk"])
 def test_both_kinds_recover_the_notebook_synthetic_features(kind):
-    from course_utils.exercises.nb05_sparse_autoencoders import SYNTHETIC, synthetic_recipe
+    from course_utils.exercises.nb07_sparse_autoencoders import SYNTHETIC, synthetic_recipe
 
     syn_cfg, sae_cfg, train_cfg, batch = synthetic_recipe(kind)
     assert syn_cfg == SYNTHETIC

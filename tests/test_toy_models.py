@@ -142,7 +142,7 @@ def test_restarts_keep_the_lowest_final_loss():
 
 
 def test_failed_compile_falls_back_to_plain_with_a_warning(monkeypatch):
-    import course_utils.toy_models as tm
+    import course_utils.toy_models.training as tm
 
     def broken_compile(*args, **kwargs):
         def fails(*a, **k):
@@ -179,7 +179,7 @@ def test_compiled_step_matches_the_plain_step():
 
 
 def test_chunking_instances_for_the_cache_changes_nothing(monkeypatch):
-    import course_utils.toy_models as tm
+    import course_utils.toy_models.training as tm
 
     cfg = ToyModelConfig(n_features=40, d_hidden=4, n_instances=5)
     whole = ToyModel(cfg, generator=torch.Generator().manual_seed(0))

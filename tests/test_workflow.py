@@ -17,12 +17,18 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from course_utils.cli import main
-from course_utils.exercises import NOTEBOOK_MODULES, exercises_for
-from course_utils.notebook_files import dumps, exercise_notebook, is_backup, read_course_notebook
+from course_utils.course.cli import main
+from course_utils.course.contents import former_names, notebook_modules
+from course_utils.course.notebook_files import (
+    dumps,
+    exercise_notebook,
+    is_backup,
+    read_course_notebook,
+)
+from course_utils.exercises import exercises_for
 
 ROOT = Path(__file__).resolve().parents[1]
-COURSE_IDS = sorted(NOTEBOOK_MODULES)
+COURSE_IDS = list(notebook_modules())
 FIRST, SECOND = COURSE_IDS[0], COURSE_IDS[1]
 
 
@@ -290,6 +296,76 @@ def test_reset_in_a_read_only_folder_changes_nothing(course, capsys, read_only):
     assert main(["reset", str(path), "--exercise", exercises_for(FIRST)[0].name]) == 2, how
     one_clear_error(capsys, "cannot write", "nothing was changed")
     assert snapshot(folder) == before
+
+
+# --- notebooks under their names from before the renumbering (six notebooks -> ten) -------------------
+
+OLD_ID, NEW_ID = "05_sparse_autoencoders", "07_sparse_autoencoders"
+
+
+@pytest.fixture
+def old_clone(tmp_path, monkeypatch):
+    """A course folder of today, and a learner's notebook from a clone made before the renumbering:
+    its file name and its metadata carry the old id."""
+    assert former_names()[OLD_ID] == NEW_ID
+    (tmp_path / "pyproject.toml").write_text("")
+    (tmp_path / "solutions").mkdir()
+    (tmp_path / "notebooks").mkdir()
+    (tmp_path / "solutions" / f"{NEW_ID}.ipynb").write_text(dumps(synthetic_solution(NEW_ID)))
+    old = exercise_notebook(synthetic_solution(NEW_ID))
+    old.metadata["course"]["id"] = OLD_ID
+    (tmp_path / "notebooks" / f"{OLD_ID}.ipynb").write_text(dumps(old))
+    monkeypatch.chdir(tmp_path)
+    return tmp_path
+
+
+def test_progress_grades_an_old_named_notebook_as_its_new_one_and_says_so(old_clone, capsys):
+    before = snapshot(old_clone / "notebooks")
+    assert main(["progress", "--json"]) == 1
+    rows = json.loads(capsys.readouterr().out)["notebooks"]
+    assert [row["notebook"] for row in rows] == [NEW_ID]
+    row = rows[0]
+    assert row["state"] == "graded" and row["path"].endswith(f"{OLD_ID}.ipynb")
+    assert row["former_id"] == OLD_ID and f"now called {NEW_ID}.ipynb" in row["renamed"]
+    assert {ex["status"] for ex in row["exercises"]} == {"not attempted"}
+    assert len(row["exercises"]) == len(exercises_for(NEW_ID))
+    assert main(["progress"]) == 1
+    table = capsys.readouterr().out
+    assert f"{OLD_ID}.ipynb is now called {NEW_ID}.ipynb" in table
+    assert snapshot(old_clone / "notebooks") == before
+
+
+def test_grade_of_an_old_named_notebook_says_what_it_is_called_now(old_clone, capsys):
+    assert main(["grade", f"notebooks/{OLD_ID}.ipynb"]) == 1
+    out = capsys.readouterr().out
+    assert out.startswith(NEW_ID) and f"was {OLD_ID} before the course was renumbered" in out
+
+
+def test_reset_of_an_old_named_notebook_writes_the_new_one_and_keeps_the_old(old_clone, capsys):
+    old = old_clone / "notebooks" / f"{OLD_ID}.ipynb"
+    mine = old.read_bytes()
+    assert main(["reset", str(old)]) == 0
+    out = capsys.readouterr().out
+    new = old_clone / "notebooks" / f"{NEW_ID}.ipynb"
+    assert new.read_text() == dumps(exercise_notebook(read_course_notebook(old_clone / "solutions" / new.name)))
+    assert old.read_bytes() == mine  # the learner's work, untouched
+    assert f"now called {NEW_ID}.ipynb" in out and "left as it is" in out
+
+
+def test_reset_of_one_exercise_in_an_old_named_notebook_keeps_its_work(old_clone, capsys):
+    old = old_clone / "notebooks" / f"{OLD_ID}.ipynb"
+    first = exercises_for(NEW_ID)[0].name
+    raw = json.loads(old.read_text())
+    edited = next(c for c in raw["cells"] if f'check("{first}"' in "".join(c["source"]))
+    edited["source"] = "".join(edited["source"]).replace("raise NotImplementedError()", "return 42")
+    old.write_text(json.dumps(raw, indent=1))
+    mine = old.read_bytes()
+    assert main(["reset", str(old), "--exercise", first]) == 0
+    out = capsys.readouterr().out
+    backups = [p for p in old.parent.iterdir() if is_backup(p)]
+    assert len(backups) == 1 and backups[0].read_bytes() == mine
+    assert "return 42" not in old.read_text() and f"now called {NEW_ID}.ipynb" in out
+    assert not (old_clone / "notebooks" / f"{NEW_ID}.ipynb").exists()
 
 
 # --- reset keeps the learner's work --------------------------------------------------------------------

@@ -8,7 +8,7 @@ Features come in consecutive pairs (0, 1), (2, 3), ...; every active feature is 
   so the two are never on together (each feature is still on with probability p).
 
 `feature_batches(...)` returns a batch function `step -> [batch inst feats]` for
-`course_utils.toy_models.train`. It draws from a `torch.Generator` (cheap in plain PyTorch, unlike
+`course_utils.toy_models.training`. It draws from a `torch.Generator` (cheap in plain PyTorch, unlike
 the counter-based hash of `sparse_batches`, which pays off only when compiled), so it is *stateful*:
 each call draws a fresh batch, and the same seed gives the same sequence of batches.
 """

@@ -6,7 +6,7 @@ instance (or per instance and feature). Two ways to draw a batch, both seeded ex
 - `sparse_batch(batch_size, density, *, generator)`: one batch from `torch.rand` (the reference).
 - `sparse_batches(density, batch_size=..., generator=...)`: a *batch function* `step -> batch`.
 
-A batch function is the data protocol of `course_utils.toy_models.train`: any callable that maps a
+A batch function is the data protocol of `course_utils.toy_models.training`: any callable that maps a
 0-d int64 step tensor to a `Float[Tensor, "batch inst feats"]`, pure (the same step gives the same
 batch). `SparseBatches` draws its numbers from a counter-based hash of (key, step, position), so
 it costs a few integer operations per number and `torch.compile` can fuse it into the training step.

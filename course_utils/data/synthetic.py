@@ -62,7 +62,7 @@ def sample_active(
 
     Instead of one uniform number per entry (batch x feats), each feature's active inputs are drawn as a
     Bernoulli process, from geometric gaps between them: a few numbers per *active* entry, which makes a
-    batch of 2048 in Sharkey et al.'s setup (5 of 512 active) 3x cheaper, 3 ms instead of 10 (notebook 05,
+    batch of 2048 in Sharkey et al.'s setup (5 of 512 active) 3x cheaper, 3 ms instead of 10 (notebook 07,
     section 7).
     """
     p = probs.to(torch.float64).clamp(0.0, 1.0)
@@ -120,7 +120,7 @@ def synthetic_batches(
     *,
     generator: torch.Generator | None = None,
 ) -> Iterator[Float[Tensor, "batch hidden"]]:
-    """An endless stream of synthetic activation batches (for `course_utils.sae.train`)."""
+    """An endless stream of synthetic activation batches (for `course_utils.sae.train`, the training loop)."""
     _check(directions, probs)
     while True:
         yield _coefficient_matrix(probs, batch, generator=generator) @ directions

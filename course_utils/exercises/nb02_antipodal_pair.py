@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import torch
 
-from course_utils.antipodal import descent_step, expected_loss, linear_loss, relu_loss
-from course_utils.exercises.compare import Case
-from course_utils.exercises.core import make_exercise, verifier
+from course_utils.exercises import Case, make_exercise, verifier
+from course_utils.toy_models.antipodal import descent_step, expected_loss, linear_loss, relu_loss
 
 NOTEBOOK = "02_antipodal_pair"
 

@@ -9,8 +9,7 @@ import torch
 from jaxtyping import Float
 from torch import Tensor
 
-from course_utils.exercises import Case, CheckFailure, make_exercise, verifier
-from course_utils.exercises.compare import compare_values
+from course_utils.exercises import Case, CheckFailure, compare_values, make_exercise, verifier
 
 NOTEBOOK = "03_toy_models"
 

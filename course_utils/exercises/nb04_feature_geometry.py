@@ -6,15 +6,14 @@ import math
 
 import torch
 
-from course_utils.exercises.compare import Case
-from course_utils.exercises.core import make_exercise, verifier
-from course_utils.feature_geometry import (
+from course_utils.exercises import Case, make_exercise, verifier
+from course_utils.toy_models.feature_geometry import (
     dimensions_per_feature,
     excess_kurtosis,
     feature_dimensionality,
     monosemantic_neurons,
 )
-from course_utils.phase_diagram import boundary_density, candidate_losses
+from course_utils.toy_models.phase_diagram import boundary_density, candidate_losses
 
 NOTEBOOK = "04_feature_geometry"
 

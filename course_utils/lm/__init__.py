@@ -1,4 +1,4 @@
-"""The small transformer of notebook 06: a one-layer byte-level TransformerLens model of Python's stdlib.
+"""The small transformer of notebook 09: a one-layer byte-level TransformerLens model of Python's stdlib.
 
 `model`: config, construction, the shipped checkpoint, sampling. `train`: `course train-lm`.
 `evaluate`: bits per byte, the bigram baseline, splicing a reconstruction into the MLP.

@@ -10,8 +10,8 @@ from jaxtyping import Float
 from plotly.subplots import make_subplots
 from torch import Tensor
 
-from course_utils.antipodal import DensitySweep
 from course_utils.plots.style import FEATURE_COLORSCALE, PALETTE, styled
+from course_utils.toy_models.antipodal import DensitySweep
 
 
 def _check_grid(axis: Tensor, z: Tensor, name: str) -> None:

@@ -13,7 +13,7 @@ from torch import Tensor
 from course_utils.plots.style import DIVERGING_COLORSCALE, PALETTE, styled
 
 PHASE_COLORS = ("#9ecae1", "#fdae6b", "#74c476")
-"""Colours of solution codes 0, 1, 2 (see `course_utils.phase_diagram.SOLUTIONS`); code -1 is grey."""
+"""Colours of solution codes 0, 1, 2 (see `course_utils.toy_models.phase_diagram.SOLUTIONS`); code -1 is grey."""
 OTHER_COLOR = "#d9d9d9"
 
 

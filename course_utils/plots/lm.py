@@ -1,4 +1,4 @@
-"""Figures and HTML of notebook 06: losses, top-activating contexts, latent dashboards, purity scores."""
+"""Figures and HTML of notebook 09: losses, top-activating contexts, latent dashboards, purity scores."""
 
 from __future__ import annotations
 

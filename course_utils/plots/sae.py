@@ -1,4 +1,4 @@
-"""Figures of notebook 05: L1 vs L2 geometry, decoder directions in 2-D, recovery, the sparsity frontier."""
+"""Figures of notebook 07: L1 vs L2 geometry, decoder directions in 2-D, recovery, the sparsity frontier."""
 
 from __future__ import annotations
 

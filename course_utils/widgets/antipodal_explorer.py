@@ -7,8 +7,8 @@ from dataclasses import dataclass, field
 import ipywidgets as widgets
 import plotly.graph_objects as go
 
-from course_utils.antipodal import expected_loss, loss_grid
 from course_utils.plots.antipodal import plot_expected_loss_map
+from course_utils.toy_models.antipodal import expected_loss, loss_grid
 from course_utils.widgets.output import figure_output
 
 

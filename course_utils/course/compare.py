@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from course_utils.exercises.core import CheckFailure
+from course_utils.course.checks import CheckFailure
 
 
 @dataclass(frozen=True)
@@ -125,3 +125,19 @@ def compare_calls(
             failure.inputs = case.describe()
             raise
     return len(cases)
+
+
+def verifier(
+    reference: Callable[..., Any],
+    cases: Callable[[], Sequence[Any]],
+    *,
+    atol: float = 1e-5,
+    rtol: float = 1e-4,
+) -> Callable[[Callable[..., Any]], int]:
+    """A verify function that calls candidate and reference on each case and compares outputs."""
+
+    def verify(candidate: Callable[..., Any]) -> int:
+        return compare_calls(candidate, reference, cases(), atol=atol, rtol=rtol)
+
+    return verify
+

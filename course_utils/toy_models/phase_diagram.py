@@ -22,7 +22,8 @@ from jaxtyping import Float, Int
 from torch import Tensor
 
 from course_utils.data.correlated import feature_batches
-from course_utils.toy_models import ToyModel, ToyModelConfig, TrainConfig, train
+from course_utils.toy_models.model import ToyModel, ToyModelConfig
+from course_utils.toy_models.training import TrainConfig, train
 
 SOLUTIONS: tuple[str, ...] = ("feature 2 not learned", "feature 2 takes the dimension", "antipodal pair")
 """The names of solution codes 0, 1, 2; code -1 is anything else."""

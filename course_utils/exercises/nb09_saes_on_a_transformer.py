@@ -1,4 +1,4 @@
-"""Exercises of notebook 06 (SAEs on a transformer): references and the cases that check them.
+"""Exercises of notebook 09 (SAEs on a transformer): references and the cases that check them.
 
 The cases run on small, randomly initialised models of the same architecture, so a check takes
 well under a second and does not depend on the shipped checkpoint.
@@ -14,11 +14,10 @@ import torch
 from jaxtyping import Float, Int
 from torch import Tensor
 
-from course_utils.exercises.compare import Case, compare_values
-from course_utils.exercises.core import CheckFailure, make_exercise, verifier
+from course_utils.exercises import Case, CheckFailure, compare_values, make_exercise, verifier
 from course_utils.lm.model import HOOK_POST, LMConfig, make_model
 
-NOTEBOOK = "06_saes_on_a_transformer"
+NOTEBOOK = "09_saes_on_a_transformer"
 
 
 def mlp_activations(model: Any, tokens: Int[Tensor, "batch pos"]) -> Float[Tensor, "batch pos hidden"]:

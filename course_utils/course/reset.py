@@ -11,8 +11,10 @@ from pathlib import Path
 
 import nbformat
 
-from course_utils.build import repo_root
-from course_utils.notebook_files import (
+from course_utils.course.build import repo_root
+from course_utils.course.checks import exercises_for
+from course_utils.course.contents import current_id, former_names, notebook_modules
+from course_utils.course.notebook_files import (
     NotebookProblem,
     backup,
     dumps,
@@ -33,6 +35,8 @@ class ResetResult:
     exercise: str | None = None
     cell: int | None = None
     unchanged: bool = False
+    former: Path | None = None
+    """The learner's file when it still has its name from before the course was renumbered (left as it is)."""
 
 
 def reset_notebook(path: Path, *, exercise: str | None = None) -> ResetResult:
@@ -49,7 +53,11 @@ def reset_notebook(path: Path, *, exercise: str | None = None) -> ResetResult:
     solution_path = root / "solutions" / f"{course_id}.ipynb"
     solution = read_course_notebook(solution_path)
     fresh = exercise_notebook(solution)
-    result = ResetResult(path=path, solution=solution_path, exercise=exercise)
+    former = None
+    if path.stem in former_names() and exercise is None:
+        # A notebook under its old name: the fresh one gets today's name, the learner's file stays as it is.
+        former, path = path, path.with_name(f"{course_id}.ipynb")
+    result = ResetResult(path=path, solution=solution_path, exercise=exercise, former=former)
     if exercise is None:
         text = dumps(fresh)
     else:
@@ -75,10 +83,15 @@ def format_reset(result: ResetResult) -> str:
         what = f"exercise {result.exercise} is" if result.exercise else "it is"
         return f"{result.path}: {what} already as the course wrote it; nothing to reset, no backup made."
     lines = []
+    if result.former is not None:
+        lines.append(f"{result.former} is the notebook now called {result.path.name}; it was left as it is.")
     if result.backup is not None:
         lines.append(f"Your previous notebook is saved as {result.backup}")
     if result.exercise is not None:
         lines.append(f"{result.path}: exercise {result.exercise} (cell {result.cell + 1}) reset; every other cell is as it was.")
+        renamed = former_names().get(result.path.stem)
+        if renamed:
+            lines.append(f"This notebook is now called {renamed}.ipynb; rename your file when you like (its work is kept).")
     else:
         lines.append(f"{result.path}: a fresh exercise notebook was written (from {result.solution}).")
     lines.append("If the notebook is open in JupyterLab, use File > Reload Notebook from Disk before you save it there.")
@@ -101,10 +114,9 @@ def _course_root(path: Path) -> Path:
 
 def _course_id(path: Path, root: Path, exercise: str | None) -> str:
     """Which course notebook `path` is: its metadata id, or for a missing or broken file its name."""
-    from course_utils.exercises import NOTEBOOK_MODULES
-
-    known = [i for i in sorted(NOTEBOOK_MODULES) if (root / "solutions" / f"{i}.ipynb").exists()]
-    by_name = path.stem if path.stem in known else None
+    known = [i for i in notebook_modules() if (root / "solutions" / f"{i}.ipynb").exists()]
+    stem = former_names().get(path.stem, path.stem)
+    by_name = stem if stem in known else None
     if not path.exists():
         if by_name is None:
             raise NotebookProblem(
@@ -115,7 +127,7 @@ def _course_id(path: Path, root: Path, exercise: str | None) -> str:
             raise NotebookProblem(f"{path}: no such file; `course reset {path}` (without --exercise) writes a fresh one")
         return by_name
     try:
-        course_id = notebook_id(read_course_notebook(path))
+        course_id = current_id(notebook_id(read_course_notebook(path)))
     except NotebookProblem as problem:
         if by_name is None or exercise is not None:
             hint = f" `course reset {path}` (without --exercise) replaces the whole file." if by_name else ""
@@ -132,8 +144,6 @@ def _check_call(name: str) -> re.Pattern[str]:
 
 def _with_fresh_exercise_cell(path: Path, solution, fresh, name: str) -> tuple[str, int]:
     """The learner's notebook text with exercise `name`'s cell replaced by its fresh stub cell."""
-    from course_utils.exercises import exercises_for
-
     course_id = notebook_id(solution)
     names = [e.name for e in exercises_for(course_id)]
     if name not in names:

@@ -7,10 +7,10 @@ import tempfile
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from course_utils.execution import execute
-from course_utils.exercises import exercises_for
-from course_utils.exercises.core import RESULTS_ENV, CheckResult
-from course_utils.notebook_files import notebook_id, read_course_notebook
+from course_utils.course.checks import RESULTS_ENV, CheckResult, exercises_for
+from course_utils.course.contents import current_id
+from course_utils.course.execution import execute
+from course_utils.course.notebook_files import notebook_id, read_course_notebook
 
 
 @dataclass(kw_only=True)
@@ -21,6 +21,8 @@ class GradeReport:
     path: str
     rows: list[CheckResult] = field(default_factory=list)
     problem: str = ""
+    former_id: str | None = None
+    """The id the notebook's file carries when it predates the course's renumbering (e.g. '05_sparse_autoencoders')."""
 
     @property
     def all_passed(self) -> bool:
@@ -39,6 +41,7 @@ class GradeReport:
             "all_passed": self.all_passed,
             "counts": self.counts(),
             "problem": self.problem or None,
+            "former_id": self.former_id,
             "exercises": [asdict(row) for row in self.rows],
         }
 
@@ -47,7 +50,8 @@ def grade(path: Path, *, timeout: float = 120) -> GradeReport:
     """Grade one notebook by executing a copy in a temporary folder; the learner's file is only read."""
     path = Path(path)
     notebook = read_course_notebook(path)
-    course_id = notebook_id(notebook)
+    stored_id = notebook_id(notebook)
+    course_id = current_id(stored_id)
     with tempfile.TemporaryDirectory(prefix="course-grade-") as tmp:
         workdir = Path(tmp)
         results_file = workdir / "results.jsonl"
@@ -71,13 +75,16 @@ def grade(path: Path, *, timeout: float = 120) -> GradeReport:
                 message="execution stopped before its check ran" if not report.ok else "its check was never called",
             )
         rows.append(row)
-    return GradeReport(notebook=course_id, path=str(path), rows=rows, problem=report.problem)
+    former = stored_id if stored_id != course_id else None
+    return GradeReport(notebook=course_id, path=str(path), rows=rows, problem=report.problem, former_id=former)
 
 
 def format_report(report: GradeReport) -> str:
     """A plain-text table: one row per exercise, then the totals."""
     name_width = max([len("exercise")] + [len(row.exercise) for row in report.rows])
     lines = [f"{report.notebook}  ({report.path}; a copy was executed, your file is unchanged)"]
+    if report.former_id:
+        lines.append(f"  (this notebook was {report.former_id} before the course was renumbered; it is {report.notebook} now)")
     lines.append(f"  {'exercise':<{name_width}}  {'status':<13}  message")
     lines.append(f"  {'-' * name_width}  {'-' * 13}  {'-' * 7}")
     for row in report.rows:

@@ -22,14 +22,13 @@ from tqdm.auto import tqdm
 
 from course_utils.data.correlated import feature_batches
 from course_utils.metrics.geometry import _check_w
-from course_utils.toy_models import (
+from course_utils.toy_models.model import (
     ToyModel,
     ToyModelConfig,
     ToyParameters,
-    TrainConfig,
     importance_weighted_mse,
-    train,
 )
+from course_utils.toy_models.training import TrainConfig, train
 
 STICKY_FRACTIONS: dict[str, float] = {
     "dedicated dimension": 1.0,

@@ -1,17 +1,10 @@
-"""The toy model of Elhage et al. (2022), "Toy Models of Superposition", with a leading instance dimension.
+"""Training toy models: AdamW on every instance at once, with a fused hand-written step for `ToyModel`.
 
-    h = W x,   x' = ReLU(W^T h + b)      W: (inst, hidden, feats), b: (inst, feats)
-
-Public API (stable; notebooks 03-05 build on it):
-
-- `ToyModelConfig`: sizes, importance per feature, density per instance, `linear` variant.
-- `ToyModel(cfg, generator=...)`: the nn.Module; `forward(x: [batch inst feats]) -> [batch inst feats]`.
-- `importance_weighted_mse(x_hat, x, importance)`: per-instance loss, shape (inst,).
-- `TrainConfig`, `train(model, cfg, batches) -> TrainLog`: AdamW on all instances at once.
-  `batches` is a batch function `step -> [batch inst feats]` (see `course_utils.data.sparse`) or an
-  iterable of batches. A `ToyModel` trains with a fused step (hand-written gradients and AdamW),
-  compiled with `torch.compile` when `TrainConfig.compile` asks for it and plain otherwise; any other
-  module trains with autograd and `torch.optim.AdamW`.
+- `TrainConfig`, `train(model, cfg, batches) -> TrainLog`: `batches` is a batch function
+  `step -> [batch inst feats]` (see `course_utils.data.sparse`) or an iterable of batches. A `ToyModel`
+  trains with a fused step (hand-written gradients and AdamW), compiled with `torch.compile` when
+  `TrainConfig.compile` asks for it and plain otherwise; any other module trains with autograd and
+  `torch.optim.AdamW`.
 - `train_with_restarts(model_cfg, train_cfg, restarts=k, generator=...)`: trains k restarts of every
   instance in one call and keeps the one with the lowest final loss.
 """
@@ -23,106 +16,19 @@ import itertools
 import math
 import time
 import warnings
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
 from typing import Literal
 
 import torch
-from einops import einsum
 from jaxtyping import Float, Int
 from torch import Tensor, nn
 from tqdm.auto import tqdm
 
-from course_utils.data.sparse import SparseBatches, as_density, sparse_batches
+from course_utils.data.sparse import SparseBatches, sparse_batches
+from course_utils.toy_models.model import ToyModel, ToyModelConfig, importance_weighted_mse
 
 BatchFn = Callable[[Int[Tensor, ""]], Float[Tensor, "batch inst feats"]]
-
-
-@dataclass(frozen=True, kw_only=True)
-class ToyModelConfig:
-    """Sizes and data of a toy model; defaults are the paper's intro sweep (TMS, "Demonstrating superposition")."""
-
-    n_features: int = 5  # TMS intro: n = 5 features
-    d_hidden: int = 2  # TMS intro: m = 2 hidden dimensions
-    n_instances: int = 10  # TMS notebook: 10 instances, one per density
-    importance: tuple[float, ...] | tuple[tuple[float, ...], ...] | None = None
-    """Per feature (or per instance and feature); None means importance_decay ** i."""
-    importance_decay: float = 0.9  # TMS intro: importance 0.9^i
-    density: tuple[float, ...] | tuple[tuple[float, ...], ...] | None = None
-    """Per instance (or per instance and feature); None means log-spaced from 1 to min_density."""
-    min_density: float = 1 / 20  # TMS notebook: feature_probability = 20 ** -linspace(0, 1, n_instances)
-    linear: bool = False
-    """True: x' = W^T h + b, the linear model that never superposes."""
-
-    def __post_init__(self) -> None:
-        for name in ("n_features", "d_hidden", "n_instances"):
-            if getattr(self, name) < 1:
-                raise ValueError(f"{name} must be at least 1, got {getattr(self, name)}")
-        if not 0 < self.min_density <= 1:
-            raise ValueError(f"min_density must lie in (0, 1], got {self.min_density}")
-        self.importance_tensor()  # validates shapes
-        self.density_tensor()
-
-    def importance_tensor(self) -> Float[Tensor, "inst feats"]:
-        """The importance of every feature of every instance."""
-        if self.importance is None:
-            imp = self.importance_decay ** torch.arange(self.n_features, dtype=torch.float32)
-        else:
-            imp = torch.as_tensor(self.importance, dtype=torch.float32)
-        if imp.ndim == 1:
-            imp = imp[None, :]
-        if imp.shape[-1] != self.n_features or imp.shape[0] not in (1, self.n_instances):
-            raise ValueError(
-                f"importance has shape {tuple(imp.shape)}; give {self.n_features} values "
-                f"(one per feature) or an ({self.n_instances}, {self.n_features}) table"
-            )
-        return imp.expand(self.n_instances, self.n_features).contiguous()
-
-    def density_tensor(self) -> Float[Tensor, "inst feats"]:
-        """The density (1 - sparsity S) of every feature of every instance."""
-        if self.density is None:
-            steps = torch.linspace(0, 1, self.n_instances) if self.n_instances > 1 else torch.zeros(1)
-            density: Tensor | Sequence = self.min_density**steps
-        else:
-            density = self.density
-        return as_density(density, self.n_instances, self.n_features)
-
-
-class ToyParameters(nn.Module):
-    """W (inst, hidden, feats) Xavier-normal and b (inst, feats) zero, as the TMS notebook; the forward is the subclass's."""
-
-    def __init__(self, cfg: ToyModelConfig, *, generator: torch.Generator, device: torch.device | str = "cpu"):
-        super().__init__()
-        self.cfg = cfg
-        w = torch.empty(cfg.n_instances, cfg.d_hidden, cfg.n_features, device=device)
-        for i in range(cfg.n_instances):
-            nn.init.xavier_normal_(w[i], generator=generator)  # TMS notebook: xavier_normal_ W, zero b
-        self.W = nn.Parameter(w)
-        self.b = nn.Parameter(torch.zeros(cfg.n_instances, cfg.n_features, device=device))
-        self.register_buffer("importance", cfg.importance_tensor().to(device), persistent=False)
-
-    def _check_input(self, x: Tensor) -> None:
-        if x.ndim != 3 or x.shape[1:] != self.b.shape:
-            raise ValueError(f"x must have shape (batch, {self.cfg.n_instances}, {self.cfg.n_features}); got {tuple(x.shape)}")
-
-
-class ToyModel(ToyParameters):
-    """n_instances independent toy models h = W x, x' = ReLU(W^T h + b), trained side by side."""
-
-    def forward(self, x: Float[Tensor, "batch inst feats"]) -> Float[Tensor, "batch inst feats"]:
-        self._check_input(x)
-        h = einsum(x, self.W, "batch inst feats, inst hidden feats -> batch inst hidden")
-        out = einsum(h, self.W, "batch inst hidden, inst hidden feats -> batch inst feats") + self.b
-        return out if self.cfg.linear else torch.relu(out)
-
-
-def importance_weighted_mse(
-    x_hat: Float[Tensor, "batch inst feats"],
-    x: Float[Tensor, "batch inst feats"],
-    importance: Float[Tensor, "inst feats"] | Float[Tensor, " feats"],
-) -> Float[Tensor, " inst"]:
-    """Each instance's loss: the mean over batch and features of importance * (x - x')^2."""
-    return (importance * (x - x_hat) ** 2).mean(dim=(0, 2))
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -1,4 +1,4 @@
-"""Every exercise of notebook 05 passes with its reference and fails with plausible wrong answers."""
+"""Every exercise of notebook 07 passes with its reference and fails with plausible wrong answers."""
 
 from __future__ import annotations
 
@@ -7,13 +7,13 @@ import torch
 import torch.nn.functional as F
 
 from course_utils.exercises import exercises_for, run_check
-from course_utils.exercises import nb05_sparse_autoencoders as nb05
+from course_utils.exercises import nb07_sparse_autoencoders as nb05
 
 NAMES = ["soft_threshold", "sae_forward", "sae_loss", "constrained_decoder_step", "resample_dead", "mmcs", "topk_activation"]
 
 
 def test_every_exercise_is_registered():
-    assert sorted(ex.name for ex in exercises_for("05_sparse_autoencoders")) == sorted(NAMES)
+    assert sorted(ex.name for ex in exercises_for("07_sparse_autoencoders")) == sorted(NAMES)
 
 
 @pytest.mark.parametrize("name", NAMES)

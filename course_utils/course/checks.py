@@ -10,10 +10,12 @@ from __future__ import annotations
 import json
 import os
 import traceback
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Literal
+
+from course_utils.course.contents import load_all
 
 Status = Literal["passed", "failed", "not attempted"]
 
@@ -79,8 +81,6 @@ def register(exercise: Exercise) -> Exercise:
 
 def get_exercise(name: str) -> Exercise:
     """Look an exercise up by name, loading every notebook's exercises first."""
-    from course_utils.exercises import load_all
-
     load_all()
     if name not in REGISTRY:
         known = ", ".join(sorted(REGISTRY))
@@ -90,8 +90,6 @@ def get_exercise(name: str) -> Exercise:
 
 def exercises_for(notebook: str) -> list[Exercise]:
     """Every exercise of one notebook (by notebook id such as '02_antipodal_pair'), in order."""
-    from course_utils.exercises import load_all
-
     load_all()
     return [ex for ex in REGISTRY.values() if ex.notebook == notebook]
 
@@ -194,20 +192,3 @@ def make_exercise(
     return register(
         Exercise(name=name, notebook=notebook, reference=reference, verify=verify, summary=summary)
     )
-
-
-def verifier(
-    reference: Callable[..., Any],
-    cases: Callable[[], Sequence[Any]],
-    *,
-    atol: float = 1e-5,
-    rtol: float = 1e-4,
-) -> Callable[[Callable[..., Any]], int]:
-    """A verify function that calls candidate and reference on each case and compares outputs."""
-    from course_utils.exercises.compare import compare_calls
-
-    def verify(candidate: Callable[..., Any]) -> int:
-        return compare_calls(candidate, reference, cases(), atol=atol, rtol=rtol)
-
-    return verify
-

@@ -23,7 +23,9 @@ import torch.nn.functional as F
 from jaxtyping import Bool, Float
 from torch import Tensor
 
-from course_utils.sae import L1SAE, SAE, TopKSAE, _as_instances
+from course_utils.sae.base import SAE, _as_instances
+from course_utils.sae.relu import L1SAE
+from course_utils.sae.topk import TopKSAE
 
 SPARSE_MAX_ACTIVE_FRACTION = 1 / 16
 """A is kept sparse when at most this fraction of its entries is non-zero. Measured at 1024 latents, batch

@@ -1,4 +1,4 @@
-"""Notebook 06's checks accept the reference and reject plausible wrong answers."""
+"""Notebook 09's checks accept the reference and reject plausible wrong answers."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from course_utils.exercises import exercises_for, run_check
-from course_utils.exercises.nb06_saes_on_a_transformer import (
+from course_utils.exercises.nb09_saes_on_a_transformer import (
     direct_logits,
     mlp_activations,
     splice_hook,
@@ -19,7 +19,7 @@ REFERENCES = {"mlp_activations": mlp_activations, "top_k_rows": top_k_rows, "spl
 
 
 def test_notebook_06_has_its_five_exercises():
-    assert [ex.name for ex in exercises_for("06_saes_on_a_transformer")] == list(REFERENCES)
+    assert [ex.name for ex in exercises_for("09_saes_on_a_transformer")] == list(REFERENCES)
 
 
 @pytest.mark.parametrize("name", list(REFERENCES))

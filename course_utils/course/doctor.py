@@ -13,6 +13,8 @@ from pathlib import Path
 from packaging.requirements import Requirement
 from packaging.specifiers import SpecifierSet
 
+from course_utils.course.contents import syllabus
+
 DIST_NAME = "course-utils"
 INSTALL_FIX = "from the course folder: pip install -c constraints.txt -e ."
 DEV_INSTALL_FIX = 'from the course folder: pip install -c constraints.txt -e ".[dev]"'
@@ -39,7 +41,7 @@ class Finding:
 def declared_requirements() -> tuple[str, list[str], list[str]]:
     """requires-python, the dependencies and the dev extras: from the course's pyproject.toml when it
     sits next to the package (it may be newer than the install), else from the installed metadata."""
-    pyproject = Path(__file__).resolve().parents[1] / "pyproject.toml"
+    pyproject = Path(__file__).resolve().parents[2] / "pyproject.toml"
     try:
         import tomllib
 
@@ -91,7 +93,7 @@ def check_device() -> Finding:
     try:
         import torch
 
-        from course_utils.notebook import choose_device
+        from course_utils.course.notebook import choose_device
     except ImportError as error:
         return Finding(item="torch device", status="fail", detail=f"torch cannot be imported ({error})", fix=INSTALL_FIX)
     seen = [name for name, available in (
@@ -172,45 +174,10 @@ def _is_disabled(name: str, disabled: dict) -> bool:
     return any(value is not False and (name == key or re.match(key, name)) for key, value in disabled.items())
 
 
-def check_lm_weights(assets: Path | None = None) -> Finding:
-    """The shipped transformer checkpoint of notebook 06: present, and it loads with the network off."""
-    assets = Path(__file__).resolve().parent / "assets" if assets is None else Path(assets)
-    weights = sorted(assets.glob("*.safetensors"))
-    item = "shipped model weights"
-    if not weights:
-        return Finding(item=item, status="warn", detail=f"none in {assets} (notebook 06 loads them from there)",
-                       fix="install from a full clone of the repository, or run `course train-lm --out course_utils/assets`")
-    saved = {key: os.environ.get(key) for key in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE")}
-    os.environ.update(dict.fromkeys(saved, "1"))
-    try:
-        try:
-            from course_utils.lm import load_lm
-        except ImportError:
-            load_lm = None
-        if load_lm is not None:
-            model = load_lm(assets)
-            n = sum(p.numel() for p in model.parameters())
-        else:
-            from safetensors.torch import load_file
-
-            n = sum(t.numel() for path in weights for t in load_file(str(path)).values())
-    except Exception as error:  # any failure to load is what the learner would hit in notebook 06
-        return Finding(item=item, status="fail", detail=f"{weights[0].name} does not load offline ({type(error).__name__}: "
-                       f"{str(error).splitlines()[0] if str(error) else ''})",
-                       fix="restore course_utils/assets from the repository (git checkout course_utils/assets)")
-    finally:
-        for key, value in saved.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
-    return Finding(item=item, status="ok", detail=f"{', '.join(p.name for p in weights)} load offline ({n:,} parameters)")
-
-
 def check_course_folder() -> Finding:
     """Whether the working folder is the course folder (where `course progress` and `reset` look)."""
-    from course_utils.build import repo_root
-    from course_utils.notebook_files import NotebookProblem
+    from course_utils.course.build import repo_root
+    from course_utils.course.notebook_files import NotebookProblem
 
     try:
         root = repo_root()
@@ -227,7 +194,9 @@ def run_doctor() -> list[Finding]:
     findings = [check_python(requires_python)]
     findings += [check_requirement(text, needed=True) for text in dependencies]
     findings += [check_requirement(text, needed=False) for text in dev]
-    findings += [check_device(), check_kernel(), *check_lab_extensions(), check_lm_weights(), check_course_folder()]
+    findings += [check_device(), check_kernel(), *check_lab_extensions()]
+    findings += [course_check() for course_check in syllabus().doctor_checks()]
+    findings.append(check_course_folder())
     return findings
 
 

@@ -8,11 +8,12 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
-from course_utils.notebook_files import NotebookProblem
+from course_utils.course.contents import syllabus
+from course_utils.course.notebook_files import NotebookProblem
 
 
 def _cmd_build(args: argparse.Namespace) -> int:
-    from course_utils.build import (
+    from course_utils.course.build import (
         execute_solution,
         repo_root,
         solution_paths,
@@ -34,7 +35,7 @@ def _cmd_build(args: argparse.Namespace) -> int:
         failed |= step.action in {"out of date", "refused"}
     if args.check and not args.names:
         expected = {p.name for p in paths}
-        from course_utils.notebook_files import is_backup
+        from course_utils.course.notebook_files import is_backup
 
         for extra in sorted((root / "notebooks").glob("*.ipynb")):
             if extra.name not in expected and not is_backup(extra):
@@ -46,7 +47,7 @@ def _cmd_build(args: argparse.Namespace) -> int:
 
 
 def _cmd_grade(args: argparse.Namespace) -> int:
-    from course_utils.grading import format_report, grade
+    from course_utils.course.grading import format_report, grade
 
     report = grade(Path(args.notebook), timeout=args.timeout)
     if args.json:
@@ -56,18 +57,9 @@ def _cmd_grade(args: argparse.Namespace) -> int:
     return 0 if report.all_passed else 1
 
 
-def _cmd_train_lm(args: argparse.Namespace) -> int:
-    from course_utils.lm import LMTrainConfig, train_and_save
-
-    cfg = LMTrainConfig(steps=args.steps, batch_size=args.batch_size, seed=args.seed)
-    command = f"course train-lm --steps {args.steps} --batch-size {args.batch_size} --seed {args.seed} --out {args.out}"
-    print(json.dumps(train_and_save(args.out, cfg, command=command), indent=2))
-    return 0
-
-
 def _cmd_progress(args: argparse.Namespace) -> int:
-    from course_utils.build import repo_root
-    from course_utils.progress import course_progress, format_progress
+    from course_utils.course.build import repo_root
+    from course_utils.course.progress import course_progress, format_progress
 
     folder = Path(args.folder) if args.folder else repo_root() / "notebooks"
     progress = course_progress(folder, timeout=args.timeout)
@@ -76,14 +68,14 @@ def _cmd_progress(args: argparse.Namespace) -> int:
 
 
 def _cmd_reset(args: argparse.Namespace) -> int:
-    from course_utils.reset import format_reset, reset_notebook
+    from course_utils.course.reset import format_reset, reset_notebook
 
     print(format_reset(reset_notebook(Path(args.notebook), exercise=args.exercise)))
     return 0
 
 
 def _cmd_doctor(args: argparse.Namespace) -> int:
-    from course_utils.doctor import format_doctor, run_doctor
+    from course_utils.course.doctor import format_doctor, run_doctor
 
     findings = run_doctor()
     print(format_doctor(findings))
@@ -121,18 +113,6 @@ def build_parser() -> argparse.ArgumentParser:
     grade.add_argument("--timeout", type=float, default=120, help="seconds allowed per cell (default 120)")
     grade.set_defaults(func=_cmd_grade)
 
-    train_lm = commands.add_parser(
-        "train-lm",
-        help="train the small transformer of notebook 06 on the stdlib's source",
-        description="Train the one-layer byte-level transformer on the train split of Python's standard "
-        "library, deterministically on the CPU; write OUT/lm_stdlib.safetensors and OUT/lm_stdlib.json.",
-    )
-    train_lm.add_argument("--steps", type=int, default=2000, help="optimiser steps (default 2000)")
-    train_lm.add_argument("--batch-size", type=int, default=32, help="windows of 128 bytes per step (default 32)")
-    train_lm.add_argument("--seed", type=int, default=0, help="seed of the initialisation and the batches (default 0)")
-    train_lm.add_argument("--out", default="lm_stdlib", help="output folder (default ./lm_stdlib)")
-    train_lm.set_defaults(func=_cmd_train_lm)
-
     progress = commands.add_parser(
         "progress",
         help="grade every notebook: one table for the whole course",
@@ -162,6 +142,7 @@ def build_parser() -> argparse.ArgumentParser:
         "Exit status 1 when something needed is missing.",
     )
     doctor.set_defaults(func=_cmd_doctor)
+    syllabus().add_commands(commands)
     return parser
 
 

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import nbformat
 
-from course_utils.execution import execute
-from course_utils.notebook_files import (
+from course_utils.course.execution import execute
+from course_utils.course.notebook_files import (
     NotebookProblem,
     backup,
     dumps,

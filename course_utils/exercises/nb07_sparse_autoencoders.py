@@ -1,4 +1,4 @@
-"""Exercises of notebook 05 (sparse autoencoders): references and verifiers."""
+"""Exercises of notebook 07 (sparse autoencoders): references and verifiers."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from course_utils.data.synthetic import SyntheticConfig
 from course_utils.exercises import Case, make_exercise, verifier
 from course_utils.sae import SAEConfig, SAEKind, TrainConfig
 
-NOTEBOOK = "05_sparse_autoencoders"
+NOTEBOOK = "07_sparse_autoencoders"
 
 SYNTHETIC = SyntheticConfig(n_feats=64, d_hidden=32, mean_active=3)
 """The notebook's synthetic set: Sharkey et al.'s generator, scaled down to train in a second or two."""

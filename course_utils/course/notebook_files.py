@@ -12,6 +12,8 @@ from pathlib import Path
 import nbformat
 from nbformat import NotebookNode
 
+from course_utils.course.contents import current_id
+
 BEGIN_SOLUTION = "### BEGIN SOLUTION"
 END_SOLUTION = "### END SOLUTION"
 EXERCISE_STUB = ["# YOUR CODE HERE", "raise NotImplementedError()"]
@@ -47,10 +49,7 @@ def read_course_notebook(path: Path) -> NotebookNode:
         nbformat.validate(notebook)
     except Exception as error:
         raise NotebookProblem(f"{path}: is not a valid notebook ({str(error).splitlines()[0]})") from error
-    course_id = notebook_id(notebook)
-    from course_utils.exercises import NOTEBOOK_MODULES
-
-    if course_id not in NOTEBOOK_MODULES:
+    if current_id(notebook_id(notebook)) is None:
         raise NotebookProblem(
             f"{path}: is not one of the course's notebooks (its metadata has no known course id). "
             "Use a notebook from notebooks/ or solutions/."

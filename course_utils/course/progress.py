@@ -6,8 +6,9 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from course_utils.grading import GradeReport, grade
-from course_utils.notebook_files import NotebookProblem, is_backup
+from course_utils.course.contents import former_names, notebook_modules
+from course_utils.course.grading import GradeReport, grade
+from course_utils.course.notebook_files import NotebookProblem, is_backup
 
 STATUSES = ("passed", "failed", "not attempted", "not reached")
 
@@ -21,6 +22,8 @@ class NotebookProgress:
     state: str  # "graded", "missing", "unusable"
     report: GradeReport | None = None
     problem: str = ""
+    renamed: str = ""
+    """Set when the file still has its name from before the course was renumbered: what to do."""
 
     def counts(self) -> dict[str, int]:
         counts = dict.fromkeys(STATUSES, 0)
@@ -30,7 +33,7 @@ class NotebookProgress:
 
     def to_dict(self) -> dict:
         if self.report is not None:
-            return {"state": self.state, **self.report.to_dict()}
+            return {"state": self.state, **self.report.to_dict(), "renamed": self.renamed or None}
         return {"state": self.state, "notebook": self.notebook, "path": self.path, "all_passed": False,
                 "counts": self.counts(), "problem": self.problem, "exercises": []}
 
@@ -71,15 +74,18 @@ class CourseProgress:
 
 
 def course_notebook_paths(folder: Path, solutions: Path | None = None) -> tuple[list[tuple[str, Path]], list[str]]:
-    """(course id, expected path) for each course notebook that exists in `folder` or in `solutions`,
-    and the names of the other notebooks in `folder`."""
-    from course_utils.exercises import NOTEBOOK_MODULES
-
-    chosen = [
-        (course_id, folder / f"{course_id}.ipynb")
-        for course_id in sorted(NOTEBOOK_MODULES)
-        if (folder / f"{course_id}.ipynb").exists() or (solutions and (solutions / f"{course_id}.ipynb").exists())
-    ]
+    """(course id, path) for each course notebook that exists in `folder` or in `solutions`, and the
+    names of the other notebooks in `folder`. A notebook still under its name from before the course was
+    renumbered (e.g. 05_sparse_autoencoders.ipynb) stands for its notebook when no file has the new name."""
+    renamed = {new: old for old, new in former_names().items()}
+    chosen = []
+    for course_id in notebook_modules():
+        path = folder / f"{course_id}.ipynb"
+        old = folder / f"{renamed[course_id]}.ipynb" if course_id in renamed else None
+        if not path.exists() and old is not None and old.exists():
+            path = old
+        if path.exists() or (solutions and (solutions / f"{course_id}.ipynb").exists()):
+            chosen.append((course_id, path))
     names = {path.name for _, path in chosen}
     others = sorted(p.name for p in folder.glob("*.ipynb") if p.name not in names and not is_backup(p))
     return chosen, others
@@ -113,7 +119,10 @@ def course_progress(folder: Path, *, timeout: float = 120, show_bar: bool = True
             progress.rows.append(NotebookProgress(notebook=course_id, path=shown, state="unusable", problem=str(problem)))
             continue
         report.path = shown
-        progress.rows.append(NotebookProgress(notebook=course_id, path=shown, state="graded", report=report, problem=report.problem))
+        row = NotebookProgress(notebook=course_id, path=shown, state="graded", report=report, problem=report.problem)
+        if path.stem != course_id:
+            row.renamed = f"{shown} is now called {course_id}.ipynb; rename it (`mv {shown} {path.with_name(course_id + '.ipynb').name}` in its folder)"
+        progress.rows.append(row)
     bar.close()
     return progress
 
@@ -134,6 +143,9 @@ def format_progress(progress: CourseProgress) -> str:
     exercises = sum(totals.values())
     lines.append("")
     lines.append(f"{totals['passed']} of {exercises} exercises passed.")
+    for row in progress.rows:
+        if row.renamed:
+            lines.append(f"{row.notebook}: {row.renamed}")
     for row in progress.rows:
         if row.problem:
             lines.append(f"{row.notebook}: {row.state if row.state != 'graded' else 'stopped'}: {row.problem}")
