@@ -3,8 +3,9 @@
 - `TrainConfig`, `train(model, cfg, batches) -> TrainLog`: `batches` is a batch function
   `step -> [batch inst feats]` (see `course_utils.data.sparse`) or an iterable of batches. A `ToyModel`
   trains with a fused step (hand-written gradients and AdamW), compiled with `torch.compile` when
-  `TrainConfig.compile` asks for it and plain otherwise; any other module trains with autograd and
-  `torch.optim.AdamW`.
+  `TrainConfig.compile` asks for it and plain otherwise; a module with a `fused_update(cfg, batch_fn, step,
+  losses)` method (e.g. `AbsModel`) brings its own step; any other module trains with autograd and
+  `torch.optim.AdamW`, towards `model.target(x)` where the module defines one (else x).
 - `train_with_restarts(model_cfg, train_cfg, restarts=k, generator=...)`: trains k restarts of every
   instance in one call and keeps the one with the lowest final loss.
 """
@@ -102,6 +103,8 @@ def train(model: nn.Module, cfg: TrainConfig, batches: BatchFn | Iterable[Tensor
     def make_body(compiled: bool) -> Callable[[Tensor | None], None]:
         if isinstance(model, ToyModel):
             return _fused_update(model, cfg, batch_fn, step, losses, compiled=compiled)
+        if callable(getattr(model, "fused_update", None)):  # a model that brings its own step (e.g. AbsModel)
+            return model.fused_update(cfg, batch_fn, step, losses)
         return _autograd_update(model, cfg, batch_fn, step, losses)
 
     run, backend = make_body(wants), "compiled" if wants else "plain"
@@ -256,7 +259,8 @@ def _autograd_update(
 
     def update(x: Tensor | None) -> None:
         x = batch_fn(step) if x is None else x
-        per_instance = importance_weighted_mse(model(x), x, imp if imp is not None else torch.ones(x.shape[-1]))
+        target = model.target(x) if callable(getattr(model, "target", None)) else x  # the task: x, or e.g. |x|
+        per_instance = importance_weighted_mse(model(x), target, imp if imp is not None else torch.ones(x.shape[-1]))
         opt.zero_grad(set_to_none=True)
         per_instance.sum().backward()
         opt.step()
