@@ -14,7 +14,13 @@ import pytest
 import torch
 
 from course_utils.data.signed import signed_sparse_batches
-from course_utils.metrics.computation import abs_r2, features_computed, motif_counts, path_gains, polysemantic_neurons
+from course_utils.metrics.computation import (
+    abs_r2,
+    features_computed,
+    motif_counts,
+    path_gains,
+    polysemantic_neurons,
+)
 from course_utils.toy_models import TrainConfig, train
 from course_utils.toy_models.abs_model import AbsModel, AbsModelConfig, single_feature_outputs
 

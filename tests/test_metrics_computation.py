@@ -5,7 +5,10 @@ from __future__ import annotations
 import pytest
 import torch
 
-from course_utils.exercises.nb05_computation_in_superposition import planted_motif, two_neuron_construction
+from course_utils.exercises.nb05_computation_in_superposition import (
+    planted_motif,
+    two_neuron_construction,
+)
 from course_utils.metrics.computation import (
     Motif,
     abs_r2,

@@ -6,7 +6,11 @@ import plotly.graph_objects as go
 import pytest
 import torch
 
-from course_utils.plots.computation import plot_features_computed, plot_neuron_weight_stack, plot_per_feature_loss
+from course_utils.plots.computation import (
+    plot_features_computed,
+    plot_neuron_weight_stack,
+    plot_per_feature_loss,
+)
 
 
 def test_neuron_weight_stack_has_one_bar_trace_per_feature_and_instance():

@@ -7,7 +7,6 @@ import math
 from collections.abc import Sequence
 
 import plotly.graph_objects as go
-import torch
 from jaxtyping import Float, Int
 from plotly.colors import sample_colorscale
 from plotly.subplots import make_subplots

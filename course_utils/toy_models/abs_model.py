@@ -154,7 +154,7 @@ def abs_step_(
     grad_w1 = torch.bmm(g_pre1, x.transpose(1, 2))
     t = step + 1
     step_size, root_bc2 = lr / (1 - beta1**t), math.sqrt(1 - beta2**t)
-    for k, (param, grad) in enumerate(zip(params, (grad_w1, grad_w2, grad_b))):
+    for k, (param, grad) in enumerate(zip(params, (grad_w1, grad_w2, grad_b), strict=True)):
         m, v = moments[2 * k], moments[2 * k + 1]
         param.mul_(1 - lr * wd)  # AdamW, as torch.optim.AdamW computes it
         m.lerp_(grad, 1 - beta1)
