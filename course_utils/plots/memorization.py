@@ -45,6 +45,8 @@ def loss_vs_dataset_size(
         fig.add_trace(go.Scatter(x=[float(t[peak])], y=[round(float(test_loss[peak].mean()), 4)], mode="markers+text",
                                  marker=dict(symbol="star", size=16, color="black"), text=[f"peak T={int(sizes[peak])}"],
                                  textposition="top center", name="test-loss peak"))
+    fig.add_hline(y=1.0, line=dict(color="#bbb", width=1), annotation_text="a model that outputs 0",
+                  annotation_position="bottom right")
     if highlight is not None:
         fig.add_vline(x=float(highlight), line=dict(color="#888", dash="dot"))
     fig.update_xaxes(type="log", title="dataset size T")
