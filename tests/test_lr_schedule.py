@@ -25,7 +25,7 @@ def test_warmup_rises_linearly_to_lr_then_cosine_falls_to_zero():
     assert rates[:4] == pytest.approx([0.25, 0.5, 0.75, 1.0])
     assert rates[4] == pytest.approx(0.5 * (1 + math.cos(math.pi / 8)))
     assert rates[-1] == pytest.approx(0.0, abs=1e-12)
-    assert all(a >= b for a, b in zip(rates[3:], rates[4:]))  # non-increasing after the warm-up
+    assert all(a >= b for a, b in zip(rates[3:-1], rates[4:], strict=True))  # non-increasing after the warm-up
 
 
 def test_warmup_then_constant():

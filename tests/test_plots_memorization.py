@@ -6,7 +6,11 @@ import plotly.graph_objects as go
 import pytest
 import torch
 
-from course_utils.plots.memorization import dimensionality_scatter, geometry_panels, loss_vs_dataset_size
+from course_utils.plots.memorization import (
+    dimensionality_scatter,
+    geometry_panels,
+    loss_vs_dataset_size,
+)
 from course_utils.toy_models.memorization import MemorizationConfig, train_memorization
 from course_utils.widgets.memorization_explorer import explorer_figures, memorization_explorer
 

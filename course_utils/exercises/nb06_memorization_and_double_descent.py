@@ -11,8 +11,11 @@ from jaxtyping import Float
 from torch import Tensor
 
 from course_utils.exercises import Case, CheckFailure, make_exercise, verifier
-from course_utils.toy_models.feature_geometry import feature_dimensionality
-from course_utils.toy_models.memorization import reconstruction_loss, tile_datasets, unit_sparse_dataset
+from course_utils.toy_models.memorization import (
+    reconstruction_loss,
+    tile_datasets,
+    unit_sparse_dataset,
+)
 
 NOTEBOOK = "06_memorization_and_double_descent"
 

@@ -75,7 +75,7 @@ def geometry_panels(
     fig = make_subplots(rows=2, cols=cols, horizontal_spacing=0.04, vertical_spacing=0.08,
                         subplot_titles=[f"{label}: datapoints W x<sub>t</sub>" for label, _, _ in panels]
                         + [f"{label}: features W<sub>i</sub>" for label, _, _ in panels])
-    for c, (label, h, W) in enumerate(panels, start=1):
+    for c, (_label, h, W) in enumerate(panels, start=1):
         for row, vectors, color, name in ((1, h, POINT_COLOR, "datapoints"), (2, W.T, FEATURE_COLOR, "features")):
             xs, ys = _arrows(vectors)
             fig.add_trace(go.Scatter(x=xs, y=ys, mode="lines", line=dict(color=color, width=1.5), name=name,
