@@ -76,3 +76,30 @@ def test_schedule_changes_training_and_ends_still():
     # the cosine schedule's last step has rate ~0: the last update is far smaller than the first post-warm-up one
     cos = runs["cosine"]
     assert (cos[-1] - cos[-2]).abs().max() < 0.05 * (cos[7] - cos[6]).abs().max()
+
+
+def test_chunked_instances_follow_the_schedule_too(monkeypatch):
+    import course_utils.toy_models.training as tm
+
+    model_cfg = ToyModelConfig(n_features=40, d_hidden=4, n_instances=5)
+    x = torch.rand(64, 5, 40, generator=torch.Generator().manual_seed(3))
+    cfg = TrainConfig(steps=30, batch_size=64, lr=2e-2, warmup_steps=5, schedule="cosine", progress=False)
+    whole = ToyModel(model_cfg, generator=torch.Generator().manual_seed(0))
+    chunked = ToyModel(model_cfg, generator=torch.Generator().manual_seed(0))
+    log_whole = train(whole, cfg, lambda step: x)
+    monkeypatch.setattr(tm, "CHUNK_FLOATS", 2 * 40 * 64)  # chunks of 2, 2 and 1 instances
+    log_chunked = train(chunked, cfg, lambda step: x)
+    assert torch.equal(whole.W, chunked.W) and torch.equal(log_whole.losses, log_chunked.losses)
+
+
+@pytest.mark.slow
+def test_compiled_step_follows_the_schedule():
+    model_cfg = ToyModelConfig(n_features=6, d_hidden=2, n_instances=3)
+    x = torch.rand(32, 3, 6, generator=torch.Generator().manual_seed(1))
+    cfg = TrainConfig(steps=60, batch_size=32, lr=3e-2, warmup_steps=10, schedule="cosine", progress=False)
+    plain = ToyModel(model_cfg, generator=torch.Generator().manual_seed(0))
+    compiled = ToyModel(model_cfg, generator=torch.Generator().manual_seed(0))
+    train(plain, cfg, lambda step: x)
+    log = train(compiled, replace(cfg, compile=True), lambda step: x)
+    assert log.backend == "compiled" or log.backend.startswith("plain (compile failed")
+    torch.testing.assert_close(compiled.W, plain.W, atol=1e-4, rtol=1e-4)

@@ -5,6 +5,9 @@
   trains with a fused step (hand-written gradients and AdamW), compiled with `torch.compile` when
   `TrainConfig.compile` asks for it and plain otherwise; any other module trains with autograd and
   `torch.optim.AdamW`.
+- `learning_rate(cfg, step)`: the rate of a step; constant by default, or a linear warm-up
+  (`TrainConfig.warmup_steps`) then constant or cosine decay to zero (`schedule="cosine"`, Henighan et al. 2023).
+  A fixed dataset trains full batch with a batch function that returns the same tensor at every step.
 - `train_with_restarts(model_cfg, train_cfg, restarts=k, generator=...)`: trains k restarts of every
   instance in one call and keeps the one with the lowest final loss.
 """
