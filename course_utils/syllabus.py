@@ -20,6 +20,7 @@ NOTEBOOKS: dict[str, str] = {
     "03_toy_models": "course_utils.exercises.nb03_toy_models",
     "04_feature_geometry": "course_utils.exercises.nb04_feature_geometry",
     "05_computation_in_superposition": "course_utils.exercises.nb05_computation_in_superposition",
+    "06_memorization_and_double_descent": "course_utils.exercises.nb06_memorization_and_double_descent",
     "07_sparse_autoencoders": "course_utils.exercises.nb07_sparse_autoencoders",
     "09_saes_on_a_transformer": "course_utils.exercises.nb09_saes_on_a_transformer",
 }

@@ -22,8 +22,9 @@ from jaxtyping import Float, Int
 from torch import Tensor, nn
 
 from course_utils.data.sparse import as_density
+from course_utils.toy_models.training import learning_rate
 
-if TYPE_CHECKING:  # type hints only: the trainer imports nothing from here
+if TYPE_CHECKING:
     from course_utils.toy_models.training import BatchFn, TrainConfig
 
 PAPER_DENSITIES = (1.0, 0.3, 0.1, 0.03, 0.01, 0.003, 0.001)
@@ -118,7 +119,9 @@ class AbsModel(nn.Module):
         def update(x: Tensor | None) -> None:
             x = batch_fn(step) if x is None else x
             self._check_input(x)
-            abs_step_(x, params, moments, imp, hyper, int(step), losses)
+            i = int(step)
+            step_hyper = (learning_rate(cfg, i), *hyper[1:])  # TrainConfig's warm-up and schedule, if any
+            abs_step_(x, params, moments, imp, step_hyper, i, losses)
             step.add_(1)
 
         return update

@@ -6,6 +6,9 @@
   `TrainConfig.compile` asks for it and plain otherwise; a module with a `fused_update(cfg, batch_fn, step,
   losses)` method (e.g. `AbsModel`) brings its own step; any other module trains with autograd and
   `torch.optim.AdamW`, towards `model.target(x)` where the module defines one (else x).
+- `learning_rate(cfg, step)`: the rate of a step; constant by default, or a linear warm-up
+  (`TrainConfig.warmup_steps`) then constant or cosine decay to zero (`schedule="cosine"`, Henighan et al. 2023).
+  A fixed dataset trains full batch with a batch function that returns the same tensor at every step.
 - `train_with_restarts(model_cfg, train_cfg, restarts=k, generator=...)`: trains k restarts of every
   instance in one call and keeps the one with the lowest final loss.
 """
@@ -42,6 +45,11 @@ class TrainConfig:
     weight_decay: float = 0.01  # TMS notebook: torch.optim.AdamW's default
     betas: tuple[float, float] = (0.9, 0.999)  # AdamW defaults
     eps: float = 1e-8
+    warmup_steps: int = 0
+    """Steps of linear warm-up to `lr` (Henighan et al. 2023, "Experiment Setup": 2,500); 0 starts at `lr`."""
+    schedule: Literal["constant", "cosine"] = "constant"
+    """After the warm-up: 'constant' (the TMS notebook), or 'cosine': a half cosine from `lr` down to zero at
+    the last step (Henighan et al. 2023, "Experiment Setup")."""
     snapshot_every: int | None = None
     """Keep a copy of W every this many steps (for an animation); None keeps none."""
     compile: bool | Literal["auto"] = False
@@ -52,8 +60,26 @@ class TrainConfig:
     def __post_init__(self) -> None:
         if self.steps < 1 or self.batch_size < 1:
             raise ValueError(f"steps and batch_size must be positive, got {self.steps} and {self.batch_size}")
+        if self.schedule not in ("constant", "cosine"):
+            raise ValueError(f"schedule must be 'constant' or 'cosine', got {self.schedule!r}")
+        if not 0 <= self.warmup_steps < self.steps:
+            raise ValueError(f"warmup_steps must lie in [0, steps) = [0, {self.steps}), got {self.warmup_steps}")
         if self.snapshot_every is not None and self.snapshot_every < 1:
             raise ValueError(f"snapshot_every must be a positive number of steps or None, got {self.snapshot_every}")
+
+
+def learning_rate(cfg: TrainConfig, step: int) -> float:
+    """The learning rate of step `step` (0-based): linear warm-up to `cfg.lr`, then constant or cosine to zero."""
+    if step < cfg.warmup_steps:
+        return cfg.lr * (step + 1) / cfg.warmup_steps
+    if cfg.schedule == "constant":
+        return cfg.lr
+    progress = (step - cfg.warmup_steps + 1) / (cfg.steps - cfg.warmup_steps)
+    return cfg.lr * 0.5 * (1 + math.cos(math.pi * min(progress, 1.0)))
+
+
+def _scheduled(cfg: TrainConfig) -> bool:
+    return cfg.warmup_steps > 0 or cfg.schedule != "constant"
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -158,6 +184,12 @@ def _fused_update(
     W, b = model.W.detach(), model.b.detach()  # views: updating them updates the parameters
     moments = (torch.zeros_like(W), torch.zeros_like(W), torch.zeros_like(b), torch.zeros_like(b))
     hyper = (cfg.lr, *cfg.betas, cfg.eps, cfg.weight_decay)
+    # A schedule changes the rate every step: a Python number in plain PyTorch; a 0-d tensor filled in
+    # place under torch.compile, so that one compiled graph serves every step.
+    lr_tensor = torch.full((), cfg.lr, device=W.device) if compiled and _scheduled(cfg) else None
+    if lr_tensor is not None:
+        hyper = (lr_tensor, *hyper[1:])
+    done = [0]  # steps taken, as a Python number
     step_fn = _compiled_toy_step() if compiled else _toy_step
     n_inst, n_feats = b.shape
     chunk = n_inst if compiled else max(1, CHUNK_FLOATS // (n_feats * cfg.batch_size))
@@ -179,11 +211,19 @@ def _fused_update(
     linear = model.cfg.linear
 
     def update(x: Tensor | None) -> None:
+        step_hyper = hyper
+        if _scheduled(cfg):
+            lr = learning_rate(cfg, done[0])
+            if lr_tensor is not None:
+                lr_tensor.fill_(lr)
+            else:
+                step_hyper = (lr, *hyper[1:])
         if x is None and whole_batch:
             x = batch_fn(step)  # a batch function we cannot restrict to some instances: draw it whole
         for s, sub_fn, sub_losses, params, moms, imp in per_chunk:
-            step_fn(None if x is None else x[:, s], sub_fn, step, sub_losses, params, moms, imp, hyper, linear, small)
+            step_fn(None if x is None else x[:, s], sub_fn, step, sub_losses, params, moms, imp, step_hyper, linear, small)
         step.add_(1)
+        done[0] += 1
 
     return update
 
@@ -259,6 +299,9 @@ def _autograd_update(
 
     def update(x: Tensor | None) -> None:
         x = batch_fn(step) if x is None else x
+        if _scheduled(cfg):
+            for group in opt.param_groups:
+                group["lr"] = learning_rate(cfg, int(step))
         target = model.target(x) if callable(getattr(model, "target", None)) else x  # the task: x, or e.g. |x|
         per_instance = importance_weighted_mse(model(x), target, imp if imp is not None else torch.ones(x.shape[-1]))
         opt.zero_grad(set_to_none=True)
