@@ -10,7 +10,8 @@ from typing import Any
 import numpy as np
 import torch
 
-from course_utils.course.checks import CheckFailure
+from course_utils.course.checks import CheckFailure, learner_code_frames, failure_of
+from course_utils.course.records import Raised, from_plain, raised, to_plain
 
 
 @dataclass(frozen=True)
@@ -127,17 +128,72 @@ def compare_calls(
     return len(cases)
 
 
+@dataclass(frozen=True)
+class Verifier:
+    """A verify function in two halves, so that `course grade` can judge outside the learner's kernel.
+
+    `probe(fn)` calls fn on the exercise's inputs and returns its outputs (tensors, numbers, lists...);
+    `judge(got, expected)` compares a candidate's probe outputs with the reference's, raising CheckFailure,
+    and returns the number of cases. Called like a verify function, it does both in this process.
+    """
+
+    reference: Callable[..., Any]
+    probe: Callable[[Callable[..., Any]], Any]
+    judge: Callable[[Any, Any], int]
+    inputs: str | None = None
+    """How to describe the inputs when the candidate raises outside any single case."""
+
+    def __call__(self, candidate: Callable[..., Any]) -> int:
+        got = from_plain(to_plain(self.probe(candidate)))
+        if isinstance(got, Raised):
+            raise failure_of(got, self.inputs)
+        return self.judge(got, from_plain(to_plain(self.probe(self.reference))))
+
+
+def call_each(candidate: Callable[..., Any], cases: Sequence[Case]) -> list[Any]:
+    """The candidate's output on each case (on copies of the inputs); a raise ends the list with its record."""
+    outputs: list[Any] = []
+    for case in cases:
+        try:
+            outputs.append(candidate(*copy.deepcopy(case.args), **copy.deepcopy(case.kwargs)))
+        except Exception as error:
+            outputs.append(raised(error, learner_code_frames(error)))
+            break
+    return outputs
+
+
+def judge_each(
+    got: Any, expected: Sequence[Any], descriptions: Sequence[str], *, atol: float, rtol: float, where: str = "output"
+) -> int:
+    """Compare a candidate's outputs case by case with the reference's; CheckFailure names the input."""
+    if not isinstance(got, list):
+        raise CheckFailure("its check recorded no outputs")
+    for index, description in enumerate(descriptions):
+        if index >= len(got):
+            raise CheckFailure("no output was recorded for this input", inputs=description)
+        if isinstance(got[index], Raised):
+            raise failure_of(got[index], description)
+        try:
+            compare_values(got[index], expected[index], atol=atol, rtol=rtol, where=where)
+        except CheckFailure as failure:
+            failure.inputs = description
+            raise
+    return len(descriptions)
+
+
 def verifier(
     reference: Callable[..., Any],
-    cases: Callable[[], Sequence[Any]],
+    cases: Callable[[], Sequence[Case]],
     *,
     atol: float = 1e-5,
     rtol: float = 1e-4,
-) -> Callable[[Callable[..., Any]], int]:
-    """A verify function that calls candidate and reference on each case and compares outputs."""
+) -> Verifier:
+    """A verifier that calls the candidate on each case and compares its outputs with the reference's."""
 
-    def verify(candidate: Callable[..., Any]) -> int:
-        return compare_calls(candidate, reference, cases(), atol=atol, rtol=rtol)
+    def probe(fn: Callable[..., Any]) -> list[Any]:
+        return call_each(fn, cases())
 
-    return verify
+    def judge(got: Any, expected: Any) -> int:
+        return judge_each(got, expected, [case.describe() for case in cases()], atol=atol, rtol=rtol)
 
+    return Verifier(reference, probe, judge)

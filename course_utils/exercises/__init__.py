@@ -15,7 +15,7 @@ from course_utils.course.checks import (
     make_exercise,
     run_check,
 )
-from course_utils.course.compare import Case, compare_calls, compare_values, verifier
+from course_utils.course.compare import Case, Verifier, call_each, compare_calls, compare_values, judge_each, verifier
 from course_utils.course.contents import load_all
 
 __all__ = [
@@ -25,6 +25,9 @@ __all__ = [
     "CheckResult",
     "Exercise",
     "ExerciseError",
+    "Verifier",
+    "call_each",
+    "judge_each",
     "check",
     "compare_calls",
     "compare_values",
