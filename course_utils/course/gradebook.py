@@ -229,6 +229,9 @@ def feedback_markdown(student: str, rows: list[GradebookRow]) -> str:
             if result.status == "passed":
                 lines.append(f"- {mark} `{result.exercise}`: passed ({result.cases} cases)")
                 continue
+            if result.status == "not attempted":
+                lines.append(f"- {mark} `{result.exercise}`: not attempted yet")
+                continue
             lines.append(f"- {mark} `{result.exercise}`: {result.status}" + (f": {result.message}" if result.message else ""))
             if result.inputs:
                 lines.append(f"  - on input: {result.inputs}")
@@ -271,7 +274,8 @@ def format_class(rows: list[GradebookRow], csv_path: Path, json_path: Path) -> s
     lines = [f"  {'student':<{width}}  {'notebook':<26}  passed  state"]
     for row in rows:
         counts = row.counts()
-        lines.append(f"  {row.student:<{width}}  {row.notebook:<26}  {counts['passed']:>2}/{sum(counts.values()):<3}  "
+        score = f"{counts['passed']:>2}/{sum(counts.values()):<3}" if row.report else "   -  "
+        lines.append(f"  {row.student:<{width}}  {row.notebook:<26}  {score}  "
                      f"{row.state}{': ' + row.problem if row.problem else ''}")
     lines.append(f"gradebook: {csv_path} and {json_path} ({len(rows)} notebooks)")
     return "\n".join(lines)

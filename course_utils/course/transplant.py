@@ -156,9 +156,11 @@ def _answer_regions(course: list[str], stubs: list[int], learner: list[str]) -> 
         end = min(after) if after else _block_end(learner, start, _indent(course[stub]))
         if end < start:
             end = start
-        regions.append(learner[start:end])
         inside.update(range(start, end))
         previous_end = end
+        while end > start and not learner[end - 1].strip():  # the course's own lines bring their blank lines
+            end -= 1
+        regions.append(learner[start:end])
     matched = set(course_to_learner.values())
     unused = [line for b, line in enumerate(learner) if b not in inside and b not in matched and line.strip()]
     return regions, unused
