@@ -118,7 +118,8 @@ def run_check(name: str, candidate: Any) -> CheckResult:
     """Verify a candidate against an exercise's reference, without printing or raising."""
     exercise = get_exercise(name)
     if exercise.gradable:
-        return verdict(exercise, from_plain(candidate_record(exercise, candidate)), reference_record(exercise))
+        expected = reference_record(exercise)
+        return verdict(exercise, from_plain(candidate_record(exercise, candidate)), expected)
     result = CheckResult(exercise=name, notebook=exercise.notebook, status="failed")
     if candidate is None:
         result.status = "not attempted"
@@ -226,9 +227,10 @@ def check(name: str, candidate: Any) -> Any:
     """
     exercise = get_exercise(name)
     if exercise.gradable:
+        expected = reference_record(exercise)  # first, as the grader does: on inputs the answer has not touched
         record = candidate_record(exercise, candidate)
         _save(name, record)
-        result = verdict(exercise, from_plain(record), reference_record(exercise))
+        result = verdict(exercise, from_plain(record), expected)
     else:
         result = run_check(name, candidate)
     print(format_result(result))

@@ -145,7 +145,7 @@ def build_parser() -> argparse.ArgumentParser:
     progress = commands.add_parser(
         "progress",
         help="grade every notebook: one table for the whole course",
-        description="Execute a copy of each course notebook in notebooks/ and print, per notebook, the "
+        description="Grade each course notebook in notebooks/ (as `course grade` does) and print, per notebook, the "
         "exercises passed, failed, not attempted and not reached, and the totals. Your files are only read. "
         "Exit status 0 when every exercise passes, 1 when some are left, 2 when a notebook cannot be graded.",
     )

@@ -144,10 +144,11 @@ class Verifier:
     """How to describe the inputs when the candidate raises outside any single case."""
 
     def __call__(self, candidate: Callable[..., Any]) -> int:
+        expected = from_plain(to_plain(self.probe(self.reference)))
         got = from_plain(to_plain(self.probe(candidate)))
         if isinstance(got, Raised):
             raise failure_of(got, self.inputs)
-        return self.judge(got, from_plain(to_plain(self.probe(self.reference))))
+        return self.judge(got, expected)
 
 
 def call_each(candidate: Callable[..., Any], cases: Sequence[Case]) -> list[Any]:

@@ -19,7 +19,7 @@ from pathlib import Path
 
 from nbformat import NotebookNode
 
-from course_utils.course.contents import current_id, notebook_modules
+from course_utils.course.contents import current_id, load_all, notebook_modules
 from course_utils.course.grading import GradeReport, grade
 from course_utils.course.notebook_files import NotebookProblem, is_backup
 
@@ -139,6 +139,7 @@ def grade_class(
         return GradebookRow(student=submission.student, path=shown, notebook=report.notebook, report=report,
                             problem=report.problem)
 
+    load_all()  # every exercise module imported once, before the threads look exercises up
     rows: list[GradebookRow] = []
     bar = tqdm(total=len(submissions), desc="grading", unit="notebook", file=sys.stderr, disable=not show_bar)
     with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
