@@ -118,6 +118,7 @@ def test_a_class_is_graded_in_one_call_into_a_gradebook(course, capsys):
     carol = next(r for r in table if r["student"] == "carol")
     assert (carol["passed"], carol["total"], carol[f"{NAMES[1]} status"]) == ("1", str(len(NAMES)), "failed")
     assert "values differ" in carol[f"{NAMES[1]} message"]
+    assert "looks up a course exercise" in carol["flags"]  # the synthetic answers call get_exercise(...).reference
 
     feedback = {p.name: p.read_text() for p in (course / "feedback").glob("*.md")}
     assert sorted(feedback) == [f"{s}.md" for s in sorted(rows)]

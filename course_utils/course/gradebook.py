@@ -183,7 +183,7 @@ def write_gradebook(rows: list[GradebookRow], out: Path) -> tuple[Path, Path]:
     with csv_path.open("w", newline="", encoding="utf-8") as file:
         writer = csv.writer(file)
         writer.writerow(["student", "notebook", "state", "passed", "total", "failed", "not attempted",
-                         "not reached", "problem", "file"]
+                         "not reached", "problem", "flags", "file"]
                         + [f"{name} {part}" for name in columns for part in ("status", "message")])
         for row in rows:
             counts = row.counts()
@@ -193,7 +193,8 @@ def write_gradebook(rows: list[GradebookRow], out: Path) -> tuple[Path, Path]:
                 result = by_name.get(name)
                 cells += [result.status, _message(result)] if result else ["", ""]
             writer.writerow([row.student, row.notebook, row.state, counts["passed"], sum(counts.values()),
-                             counts["failed"], counts["not attempted"], counts["not reached"], row.problem, row.path]
+                             counts["failed"], counts["not attempted"], counts["not reached"], row.problem,
+                             "; ".join(row.report.flags if row.report else []), row.path]
                             + cells)
     summary = {
         name: sum(1 for row in rows for r in (row.report.rows if row.report else []) if r.exercise == name and r.status == "passed")

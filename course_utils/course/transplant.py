@@ -27,6 +27,11 @@ SUSPICIOUS = {
     "importlib": "imports modules by name",
     "__import__": "imports modules by name",
     "globals()": "rewrites the notebook's names",
+    "__builtins__": "reaches into Python's builtins",
+    "getattr(": "looks attributes up by name",
+    "_getframe": "inspects the caller's frames",
+    "inspect.": "inspects the running code",
+    "gc.": "walks the garbage collector's objects",
     "setattr(": "sets attributes by name",
     "open(": "opens files",
     "torch.save": "writes files",
@@ -35,7 +40,8 @@ SUSPICIOUS = {
     "exec(": "runs code from a string",
     "eval(": "runs code from a string",
 }
-"""Words that a plain answer does not need; an answer holding one is flagged for the teacher, not failed."""
+"""Words that a plain answer does not need; an answer holding one is flagged for the teacher, not failed.
+A heuristic: an answer written to hide what it does can avoid every one of them."""
 
 
 @dataclass(kw_only=True)
