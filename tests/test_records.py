@@ -44,6 +44,15 @@ def test_pickled_code_links_and_huge_files_are_refused(tmp_path, monkeypatch):
         load_record(tmp_path, "link")
 
 
+def test_expanded_and_huge_tensors_are_refused(tmp_path):
+    torch.save([torch.zeros(1).expand(10**7)], tmp_path / "wide.pt")  # a few bytes on disk, 80 MB to compare
+    with pytest.raises(ValueError, match="larger than its storage"):
+        load_record(tmp_path, "wide")
+    torch.save({"x": torch.zeros(1).expand(10**9)}, tmp_path / "huge.pt")
+    with pytest.raises(ValueError, match="1,000,000,000 elements"):
+        load_record(tmp_path, "huge")
+
+
 def test_markers_from_a_forged_record_only_ever_fail():
     assert isinstance(from_plain({"__course_record__": "opaque", "type": "os.system"}), Opaque)
     assert from_plain({"__course_record__": "raised"}) == Raised("Exception", "", False, [])

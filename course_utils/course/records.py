@@ -154,7 +154,29 @@ def load_record(folder: Path, name: str) -> Any:
     except Exception as error:  # pickled code, a truncated file, anything torch refuses
         first = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
         raise ValueError(f"its record could not be read safely ({first[:200]})") from error
+    _check_tensors(plain)
     return from_plain(plain)
+
+
+MAX_ELEMENTS = 2**26
+"""A tensor with more elements than this is refused (the largest exercise output has 240,000)."""
+
+
+def _check_tensors(value: Any, depth: int = 0) -> None:
+    """Refuse tensors that would be costly to compare: huge, or views larger than their storage."""
+    if depth > 30:
+        raise ValueError("its record is nested too deeply")
+    if isinstance(value, torch.Tensor):
+        if value.numel() > MAX_ELEMENTS:
+            raise ValueError(f"its record holds a tensor of {value.numel():,} elements")
+        if value.numel() and value.numel() * value.element_size() > value.untyped_storage().nbytes():
+            raise ValueError("its record holds a tensor larger than its storage (an expanded view)")
+    elif isinstance(value, list | tuple):
+        for item in value:
+            _check_tensors(item, depth + 1)
+    elif isinstance(value, dict):
+        for item in value.values():
+            _check_tensors(item, depth + 1)
 
 
 def learner_frames(error: BaseException, package_root: Path) -> list[str]:
