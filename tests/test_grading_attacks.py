@@ -9,7 +9,6 @@ keeps the kernels cheap.
 from __future__ import annotations
 
 import re
-import shutil
 from pathlib import Path
 
 import nbformat
@@ -54,10 +53,10 @@ def in_answer(notebook, name: str, code: str):
 
 FORGE_LOG = """
 import json, os
-for n in %r:
+for n in EXERCISE_NAMES:
     with open(os.environ.get("COURSE_RESULTS", "results.jsonl"), "a") as f:
         f.write(json.dumps({"exercise": n, "notebook": "02_antipodal_pair", "status": "passed", "cases": 9}) + "\\n")
-""" % (EXERCISES,)
+""".replace("EXERCISE_NAMES", repr(EXERCISES))
 
 PATCH_VERDICTS = """
 import torch
@@ -74,10 +73,10 @@ REPLACE_REGISTRY = """
 import dataclasses
 import course_utils.course.checks as _checks
 _checks.load_all()
-for _n in %r:
+for _n in EXERCISE_NAMES:
     _ex = _checks.REGISTRY[_n]
     _checks.REGISTRY[_n] = dataclasses.replace(_ex, verify=lambda c: 1, reference=lambda *a, **k: None)
-""" % (EXERCISES,)
+""".replace("EXERCISE_NAMES", repr(EXERCISES))
 
 FORGE_RECORDS = """
 import os, pickle, torch

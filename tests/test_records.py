@@ -10,7 +10,16 @@ import pytest
 import torch
 
 from course_utils.course.checks import REGISTRY, load_all
-from course_utils.course.records import NOT_SAVED, Opaque, Raised, from_plain, load_record, raised, save_record, to_plain
+from course_utils.course.records import (
+    NOT_SAVED,
+    Opaque,
+    Raised,
+    from_plain,
+    load_record,
+    raised,
+    save_record,
+    to_plain,
+)
 
 
 def test_plain_data_round_trips_and_other_values_become_named_markers(tmp_path):

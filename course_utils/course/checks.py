@@ -15,7 +15,15 @@ from pathlib import Path
 from typing import Any, Literal
 
 from course_utils.course.contents import load_all
-from course_utils.course.records import RECORD_DIR_ENV, Raised, from_plain, learner_frames, raised, save_record, to_plain
+from course_utils.course.records import (
+    RECORD_DIR_ENV,
+    Raised,
+    from_plain,
+    learner_frames,
+    raised,
+    save_record,
+    to_plain,
+)
 
 Status = Literal["passed", "failed", "not attempted"]
 

@@ -61,7 +61,13 @@ def _cmd_grade(args: argparse.Namespace) -> int:
 
 
 def _grade_class(args: argparse.Namespace) -> int:
-    from course_utils.course.gradebook import find_submissions, format_class, grade_class, write_feedback, write_gradebook
+    from course_utils.course.gradebook import (
+        find_submissions,
+        format_class,
+        grade_class,
+        write_feedback,
+        write_gradebook,
+    )
 
     if args.jobs < 1:
         raise NotebookProblem(f"--jobs {args.jobs}: grade at least one notebook at a time")

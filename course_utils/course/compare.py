@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from course_utils.course.checks import CheckFailure, learner_code_frames, failure_of
+from course_utils.course.checks import CheckFailure, failure_of, learner_code_frames
 from course_utils.course.records import Raised, from_plain, raised, to_plain
 
 

@@ -12,15 +12,16 @@ import glob
 import json
 import re
 import sys
+import threading
 from concurrent.futures import ThreadPoolExecutor, as_completed
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
 from nbformat import NotebookNode
 
 from course_utils.course.contents import current_id, load_all, notebook_modules
-from course_utils.course.grading import GradeReport, grade
+from course_utils.course.grading import GradeReport, course_copy, grade
 from course_utils.course.notebook_files import NotebookProblem, is_backup
 
 STATUS_MARKS = {"passed": "✅", "failed": "❌", "not attempted": "⏳", "not reached": "⛔"}
@@ -127,12 +128,25 @@ def grade_class(
     """
     from tqdm.auto import tqdm
 
+    copies = dict(courses or {})
+    lock = threading.Lock()
+
+    def course_for(path: Path) -> NotebookNode | None:
+        """The course's copy of the notebook, built once per class (about 1 s each from solutions/)."""
+        course_id = _course_id_of(path)
+        if course_id is None:
+            return None  # grade() says why the file is unusable
+        with lock:
+            if course_id not in copies:
+                copies[course_id] = course_copy(course_id)
+            return copies[course_id]
+
     def one(submission: Submission) -> GradebookRow:
         shown = str(submission.path)
         guess = current_id(submission.path.stem) or submission.path.stem
         try:
             report = grade(submission.path, timeout=timeout, notebook_timeout=notebook_timeout,
-                           course=(courses or {}).get(_course_id_of(submission.path)))
+                           course=course_for(submission.path))
         except NotebookProblem as problem:
             return GradebookRow(student=submission.student, path=shown, notebook=guess, problem=str(problem))
         report.path = shown

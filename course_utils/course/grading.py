@@ -34,7 +34,7 @@ from course_utils.course.notebook_files import (
     read_course_notebook,
 )
 from course_utils.course.records import NOT_SAVED, RECORD_DIR_ENV, load_record
-from course_utils.course.transplant import Transplant, rebuild
+from course_utils.course.transplant import rebuild
 
 
 @dataclass(kw_only=True)

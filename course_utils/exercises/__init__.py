@@ -15,7 +15,15 @@ from course_utils.course.checks import (
     make_exercise,
     run_check,
 )
-from course_utils.course.compare import Case, Verifier, call_each, compare_calls, compare_values, judge_each, verifier
+from course_utils.course.compare import (
+    Case,
+    Verifier,
+    call_each,
+    compare_calls,
+    compare_values,
+    judge_each,
+    verifier,
+)
 from course_utils.course.contents import load_all
 
 __all__ = [

@@ -8,7 +8,14 @@ import torch
 from jaxtyping import Float
 from torch import Tensor
 
-from course_utils.exercises import Case, CheckFailure, Verifier, compare_values, make_exercise, verifier
+from course_utils.exercises import (
+    Case,
+    CheckFailure,
+    Verifier,
+    compare_values,
+    make_exercise,
+    verifier,
+)
 
 NOTEBOOK = "03_toy_models"
 
