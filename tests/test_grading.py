@@ -82,20 +82,33 @@ def test_planted_wrong_answer_fails_with_its_message(tmp_path, capsys):
 
 
 @pytest.mark.parametrize(
-    ("bad_cell", "fragment", "extra"),
+    ("bad_code", "fragment", "extra"),
     [
         ("undefined_name + 1", "raised NameError: name 'undefined_name' is not defined", []),
         ("while True:\n    pass", "did not finish within 10 s", ["--timeout", "10"]),
         ("import os\nos._exit(1)", "crashed the Python kernel", []),
     ],
 )
-def test_a_cell_that_breaks_outside_an_exercise_stops_grading_clearly(tmp_path, capsys, bad_cell, fragment, extra):
-    path = planted(tmp_path, lambda cells: cells.insert(2, nbformat.v4.new_code_cell(bad_cell)))
-    code = main(["grade", str(path), *extra])
+def test_an_answer_that_breaks_stops_grading_clearly(tmp_path, capsys, bad_code, fragment, extra):
+    """Code in an answer region runs (at the cell's top level here); what stops the run is reported."""
+    index = first_exercise_cell(nbformat.read(ROOT / "solutions" / f"{NOTEBOOK}.ipynb", as_version=4).cells)
+
+    def plant(cells):
+        cells[index].source = cells[index].source.replace("### END SOLUTION\n", "### END SOLUTION\n\n" + bad_code + "\n", 1)
+
+    code = main(["grade", str(planted(tmp_path, plant)), *extra])
     out = capsys.readouterr().out
     assert code == 1
-    assert "stopped: cell 3 " in out and fragment in out
+    assert f"stopped: cell {index + 1} " in out and fragment in out
     assert "not reached" in out and "Traceback" not in out
+
+
+def test_a_cell_outside_the_answers_is_not_run_and_is_reported(tmp_path, capsys):
+    """The grader runs the course's own cells: a learner's extra cell (here one that kills the kernel) is left out."""
+    path = planted(tmp_path, lambda cells: cells.insert(2, nbformat.v4.new_code_cell("import os\nos._exit(1)")))
+    code, report = grade_json(path, capsys)
+    assert code == 0 and {row["status"] for row in report["exercises"]} == {"passed"}
+    assert any("your code cells 3 " in note and "not run" in note for note in report["notes"]), report["notes"]
 
 
 @pytest.mark.parametrize(

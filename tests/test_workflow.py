@@ -58,8 +58,12 @@ def synthetic_solution(course_id: str) -> nbformat.NotebookNode:
     return notebook
 
 
-def learner_notebook(course_id: str, *, solved: int = 0, broken: int = 0, extra_cell: str | None = None) -> str:
-    """The exercise notebook with the first `solved` exercises answered right, the next `broken` wrong."""
+def learner_notebook(
+    course_id: str, *, solved: int = 0, broken: int = 0, extra_cell: str | None = None, in_answer: str | None = None
+) -> str:
+    """The exercise notebook with the first `solved` exercises answered right, the next `broken` wrong;
+    `extra_cell` is a cell of the learner's own (grading does not run it), `in_answer` top-level code put
+    into the first exercise's answer (grading runs it)."""
     solution = synthetic_solution(course_id)
     notebook = exercise_notebook(solution)
     for k in range(solved + broken):
@@ -68,6 +72,10 @@ def learner_notebook(course_id: str, *, solved: int = 0, broken: int = 0, extra_
             cell.source = solution.cells[2 + k].source
         else:
             cell.source = cell.source.replace("raise NotImplementedError()", "raise ValueError('my bug')")
+    if in_answer is not None:
+        first = notebook.cells[2]
+        check_line = first.source.split("\n")[-1]
+        first.source = first.source.removesuffix(check_line) + in_answer + "\n\n" + check_line
     if extra_cell is not None:
         notebook.cells.insert(2, nbformat.v4.new_code_cell(extra_cell, id="extra"))
     return dumps(notebook)
@@ -155,7 +163,7 @@ def test_progress_outside_the_course_is_a_clear_error(tmp_path, monkeypatch, cap
 @pytest.mark.parametrize("command", ["grade", "progress"])
 def test_a_kernel_that_dies_mid_run_is_one_clear_message(course, capsys, command):
     path = course / "notebooks" / f"{FIRST}.ipynb"
-    path.write_text(learner_notebook(FIRST, solved=1, extra_cell="import os\nos._exit(1)"))
+    path.write_text(learner_notebook(FIRST, solved=1, in_answer="import os\nos._exit(1)"))
     before = snapshot(course / "notebooks")
     assert main([command] + ([str(path)] if command == "grade" else [])) == 1
     captured = capsys.readouterr()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import glob
 import json
 import sys
 from collections.abc import Callable
@@ -49,12 +50,37 @@ def _cmd_build(args: argparse.Namespace) -> int:
 def _cmd_grade(args: argparse.Namespace) -> int:
     from course_utils.course.grading import format_report, grade
 
-    report = grade(Path(args.notebook), timeout=args.timeout)
-    if args.json:
-        print(json.dumps(report.to_dict(), indent=2))
-    else:
-        print(format_report(report))
+    given = args.notebooks
+    class_run = args.out is not None or args.feedback is not None or len(given) > 1 or Path(given[0]).is_dir() or (
+        glob.has_magic(given[0]) and not Path(given[0]).exists())
+    if class_run:
+        return _grade_class(args)
+    report = grade(Path(given[0]), timeout=args.timeout, notebook_timeout=args.notebook_timeout)
+    print(json.dumps(report.to_dict(), indent=2) if args.json else format_report(report))
     return 0 if report.all_passed else 1
+
+
+def _grade_class(args: argparse.Namespace) -> int:
+    from course_utils.course.gradebook import (
+        find_submissions,
+        format_class,
+        grade_class,
+        write_feedback,
+        write_gradebook,
+    )
+
+    if args.jobs < 1:
+        raise NotebookProblem(f"--jobs {args.jobs}: grade at least one notebook at a time")
+    given = args.notebooks
+    submissions = find_submissions(given)
+    print(f"grading {len(submissions)} notebooks from {', '.join(given)}, {args.jobs} at a time", file=sys.stderr)
+    rows = grade_class(submissions, jobs=args.jobs, timeout=args.timeout, notebook_timeout=args.notebook_timeout)
+    csv_path, json_path = write_gradebook(rows, Path(args.out or "."))
+    print(json_path.read_text(encoding="utf-8") if args.json else format_class(rows, csv_path, json_path))
+    if args.feedback:
+        written = write_feedback(rows, Path(args.feedback))
+        print(f"feedback: {len(written)} Markdown files in {args.feedback}")
+    return 0
 
 
 def _cmd_progress(args: argparse.Namespace) -> int:
@@ -104,19 +130,28 @@ def build_parser() -> argparse.ArgumentParser:
 
     grade = commands.add_parser(
         "grade",
-        help="grade a notebook's exercises",
-        description="Execute a copy of NOTEBOOK and report each exercise as passed, failed or not "
-        "attempted. Your file is only read. Exit status 0 only when every exercise passes.",
+        help="grade a notebook, or a class of notebooks into a gradebook",
+        description="Grade each NOTEBOOK from the course's own copy with only its answers put in; every verdict "
+        "is decided outside the notebook's kernel (docs/GRADING.md). Files are only read. One notebook: a table, "
+        "exit status 0 only when every exercise passes. Several files, folders (searched recursively) or globs: "
+        "each graded in isolation, --jobs at a time, into gradebook.csv and gradebook.json (exit status 0 once "
+        "written). A student's name is the folder of a file that keeps the course's name, else the file's name.",
     )
-    grade.add_argument("notebook", help="path of the notebook, e.g. notebooks/02_antipodal_pair.ipynb")
-    grade.add_argument("--json", action="store_true", help="print the report as JSON")
+    grade.add_argument("notebooks", nargs="+", metavar="NOTEBOOK",
+                       help="notebook files, folders or globs, e.g. notebooks/02_antipodal_pair.ipynb or 'submissions/*'")
+    grade.add_argument("--json", action="store_true", help="print the report (or the gradebook) as JSON")
     grade.add_argument("--timeout", type=float, default=120, help="seconds allowed per cell (default 120)")
+    grade.add_argument("--notebook-timeout", type=float, default=600, metavar="SECONDS",
+                       help="seconds allowed per notebook, so that one hanging submission cannot stall a class (default 600)")
+    grade.add_argument("--jobs", type=int, default=2, help="notebooks graded at a time (default 2)")
+    grade.add_argument("--out", metavar="DIR", help="write gradebook.csv and gradebook.json in DIR (default: here)")
+    grade.add_argument("--feedback", metavar="DIR", help="write each student a Markdown feedback file in DIR")
     grade.set_defaults(func=_cmd_grade)
 
     progress = commands.add_parser(
         "progress",
         help="grade every notebook: one table for the whole course",
-        description="Execute a copy of each course notebook in notebooks/ and print, per notebook, the "
+        description="Grade each course notebook in notebooks/ (as `course grade` does) and print, per notebook, the "
         "exercises passed, failed, not attempted and not reached, and the totals. Your files are only read. "
         "Exit status 0 when every exercise passes, 1 when some are left, 2 when a notebook cannot be graded.",
     )

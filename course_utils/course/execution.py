@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -56,9 +57,18 @@ def execute(
     cwd: Path,
     env: dict[str, str] | None = None,
     timeout: float = 120,
+    deadline: float | None = None,
 ) -> ExecutionReport:
-    """Run every cell of `notebook` in place (outputs filled in); stop at the first error."""
+    """Run every cell of `notebook` in place (outputs filled in); stop at the first error.
+
+    `timeout` bounds each cell; `deadline` (a time.monotonic() value) bounds the whole run.
+    """
     current = {"index": None}
+    budget = None if deadline is None else deadline - time.monotonic()
+
+    def cell_timeout(cell: NotebookNode) -> int:
+        left = timeout if deadline is None else min(timeout, deadline - time.monotonic())
+        return max(1, int(left + 0.999))
 
     def on_cell_start(cell: NotebookNode, cell_index: int) -> None:
         current["index"] = cell_index
@@ -72,7 +82,10 @@ def execute(
         notebook,
         km=manager,
         timeout=timeout,
+        timeout_func=cell_timeout if deadline is not None else None,
+        startup_timeout=60 if deadline is None else max(5, min(60, int(deadline - time.monotonic()))),
         allow_errors=False,
+        shutdown_kernel="graceful" if deadline is None else "immediate",
         store_widget_state=False,
         record_timing=False,
         resources={"metadata": {"path": str(cwd)}},
@@ -82,6 +95,14 @@ def execute(
         # The kernel's own stderr (start-up warnings) would drown the report; its errors reach us anyway.
         client.execute(env=kernel_env, stderr=subprocess.DEVNULL)
     except CellTimeoutError:
+        if deadline is not None and time.monotonic() >= deadline - 1.5:
+            return ExecutionReport(
+                ok=False,
+                kind="timeout",
+                failed_cell=current["index"],
+                problem=f"the notebook did not finish within {budget:.0f} s (cell {_cell_label(current['index'])} "
+                "was running; is there an endless loop?)",
+            )
         return ExecutionReport(
             ok=False,
             kind="timeout",

@@ -131,7 +131,7 @@ def format_progress(progress: CourseProgress) -> str:
     """The course table: one row per notebook, then the totals; notes for the rows that need them."""
     width = max([len("notebook"), len("total")] + [len(row.notebook) for row in progress.rows])
     header = f"  {'notebook':<{width}}" + "".join(f"  {status:>{max(6, len(status))}}" for status in STATUSES)
-    lines = ["Course progress (copies of your notebooks were executed; your files are unchanged)", "", header]
+    lines = ["Course progress (your answers were graded in the course's own copies; your files are unchanged)", "", header]
     lines.append("  " + "-" * (len(header) - 2))
     for row in progress.rows:
         counts = row.counts()

@@ -15,7 +15,16 @@ from course_utils.course.checks import (
     make_exercise,
     run_check,
 )
-from course_utils.course.compare import Case, compare_calls, compare_values, verifier
+from course_utils.course.compare import (
+    Case,
+    Verifier,
+    call_each,
+    compare_calls,
+    compare_values,
+    judge_each,
+    replayed,
+    verifier,
+)
 from course_utils.course.contents import load_all
 
 __all__ = [
@@ -25,6 +34,9 @@ __all__ = [
     "CheckResult",
     "Exercise",
     "ExerciseError",
+    "Verifier",
+    "call_each",
+    "judge_each",
     "check",
     "compare_calls",
     "compare_values",
@@ -34,6 +46,7 @@ __all__ = [
     "is_strict",
     "load_all",
     "make_exercise",
+    "replayed",
     "run_check",
     "verifier",
 ]

@@ -2,14 +2,20 @@
 
 from __future__ import annotations
 
-import copy
 from collections.abc import Callable
 
 import torch
 from jaxtyping import Float
 from torch import Tensor
 
-from course_utils.exercises import Case, CheckFailure, compare_values, make_exercise, verifier
+from course_utils.exercises import (
+    Case,
+    CheckFailure,
+    Verifier,
+    compare_values,
+    make_exercise,
+    verifier,
+)
 
 NOTEBOOK = "03_toy_models"
 
@@ -23,14 +29,23 @@ def generate_batch(
     return values * on
 
 
-def _verify_generate_batch(candidate: Callable[..., Tensor]) -> int:
-    density = torch.tensor([[1.0, 1.0, 1.0], [0.5, 0.5, 0.5], [0.05, 0.05, 0.05], [0.9, 0.3, 0.1]])
-    shown = "batch_size=20000, density=" + str(density.tolist())
+GENERATE_BATCH_DENSITY = [[1.0, 1.0, 1.0], [0.5, 0.5, 0.5], [0.05, 0.05, 0.05], [0.9, 0.3, 0.1]]
+GENERATE_BATCH_INPUTS = f"batch_size=20000, density={GENERATE_BATCH_DENSITY}"
 
-    def draw(seed: int) -> Tensor:
-        return candidate(20_000, density.clone(), generator=torch.Generator().manual_seed(seed))
 
-    x = draw(0)
+def _probe_generate_batch(fn: Callable[..., Tensor]) -> tuple:
+    """Three draws of 20000 rows: seed 0, seed 0 again, seed 1."""
+    density = torch.tensor(GENERATE_BATCH_DENSITY)
+    return tuple(fn(20_000, density.clone(), generator=torch.Generator().manual_seed(seed)) for seed in (0, 0, 1))
+
+
+def _judge_generate_batch(got: tuple, expected: tuple) -> int:
+    """A statistical verdict on the candidate's draws alone: shape, range, density, Uniform[0, 1], seeding."""
+    density = torch.tensor(GENERATE_BATCH_DENSITY)
+    shown = GENERATE_BATCH_INPUTS
+    if not isinstance(got, tuple | list) or len(got) != 3:
+        raise CheckFailure("expected three draws to be recorded", inputs=shown)
+    x, again, other = got
     if not isinstance(x, Tensor):
         raise CheckFailure(f"expected a torch.Tensor, got {type(x).__name__}", inputs=shown)
     if x.shape != (20_000, *density.shape):
@@ -55,9 +70,9 @@ def _verify_generate_batch(candidate: Callable[..., Tensor]) -> int:
             f"variance {on.var():.3f}",
             inputs=shown,
         )
-    if not torch.equal(x, draw(0)):
+    if not (isinstance(again, Tensor) and again.shape == x.shape and torch.equal(x, again)):
         raise CheckFailure("two calls with identically seeded generators differ: draw every number with generator=generator", inputs=shown)
-    if torch.equal(x, draw(1)):
+    if isinstance(other, Tensor) and other.shape == x.shape and torch.equal(x, other):
         raise CheckFailure("different seeds gave the same batch: draw every number with generator=generator", inputs=shown)
     return 4
 
@@ -121,27 +136,35 @@ def train_toy(model: torch.nn.Module, next_batch: Callable[[], Tensor], *, steps
     return torch.tensor(losses)
 
 
-def _verify_train_toy(candidate: Callable[..., Tensor]) -> int:
+TRAIN_TOY_INPUTS = "a ToyModel(n_instances=3, densities 1, 0.3, 0.05), batches of 64, steps=30, lr=0.01"
+
+
+def _probe_train_toy(fn: Callable[..., Tensor]) -> tuple:
+    """Train a copy of one small model with `fn`; its losses, and W and b after training."""
     from course_utils.toy_models import ToyModel, ToyModelConfig
 
     cfg = ToyModelConfig(n_instances=3, density=(1.0, 0.3, 0.05))
-    start = ToyModel(cfg, generator=torch.Generator().manual_seed(5))
-    shown = "a ToyModel(n_instances=3, densities 1, 0.3, 0.05), batches of 64, steps=30, lr=0.01"
-    results = []
-    for fn in (train_toy, candidate):
-        model = copy.deepcopy(start)
-        g = torch.Generator().manual_seed(6)
-        losses = fn(model, lambda g=g: generate_batch(64, cfg.density_tensor(), generator=g), steps=30, lr=0.01)
-        results.append((losses, model.W.detach(), model.b.detach()))
-    (ref_losses, ref_w, ref_b), (losses, w, b) = results
+    model = ToyModel(cfg, generator=torch.Generator().manual_seed(5))
+    g = torch.Generator().manual_seed(6)
+    losses = fn(model, lambda: generate_batch(64, cfg.density_tensor(), generator=g), steps=30, lr=0.01)
+    return losses, model.W.detach(), model.b.detach()
+
+
+def _judge_train_toy(got: tuple, expected: tuple) -> int:
+    """The candidate's losses and trained W, b against the reference's, from the same start and batches."""
+    if not isinstance(got, tuple | list) or len(got) != 3:
+        raise CheckFailure("expected the losses, W and b to be recorded", inputs=TRAIN_TOY_INPUTS)
+    losses, w, b = got
+    ref_losses, ref_w, ref_b = expected
     if not isinstance(losses, Tensor):
-        raise CheckFailure(f"return the losses as a tensor (torch.tensor(list)), got {type(losses).__name__}", inputs=shown)
+        raise CheckFailure(f"return the losses as a tensor (torch.tensor(list)), got {type(losses).__name__}",
+                           inputs=TRAIN_TOY_INPUTS)
     try:
         compare_values(losses.detach().float(), ref_losses, atol=1e-5, rtol=1e-3, where="losses")
         compare_values(w, ref_w, atol=1e-4, rtol=1e-3, where="W after training")
         compare_values(b, ref_b, atol=1e-4, rtol=1e-3, where="b after training")
     except CheckFailure as failure:
-        failure.inputs = shown
+        failure.inputs = TRAIN_TOY_INPUTS
         raise
     return 1
 
@@ -150,7 +173,7 @@ make_exercise(
     name="generate_batch",
     notebook=NOTEBOOK,
     reference=generate_batch,
-    verify=_verify_generate_batch,
+    verify=Verifier(generate_batch, _probe_generate_batch, _judge_generate_batch, GENERATE_BATCH_INPUTS),
     summary="sparse feature batches: 0 w.p. 1 - density, else Uniform[0, 1]",
 )
 make_exercise(
@@ -171,6 +194,6 @@ make_exercise(
     name="train_toy",
     notebook=NOTEBOOK,
     reference=train_toy,
-    verify=_verify_train_toy,
+    verify=Verifier(train_toy, _probe_train_toy, _judge_train_toy, TRAIN_TOY_INPUTS),
     summary="one AdamW training loop over all instances",
 )

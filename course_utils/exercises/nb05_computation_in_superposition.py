@@ -9,7 +9,14 @@ import torch
 from jaxtyping import Float
 from torch import Tensor
 
-from course_utils.exercises import Case, CheckFailure, compare_values, make_exercise, verifier
+from course_utils.exercises import (
+    Case,
+    CheckFailure,
+    compare_values,
+    make_exercise,
+    replayed,
+    verifier,
+)
 from course_utils.metrics.computation import asymmetric_motifs, path_gains
 
 NOTEBOOK = "05_computation_in_superposition"
@@ -236,16 +243,16 @@ def find_asymmetric_motifs(W1: Float[Tensor, "hidden feats"], W2: Float[Tensor, 
     return [tuple(m) for m in asymmetric_motifs(W1, W2)]
 
 
-make_exercise(name="abs_batch", notebook=NOTEBOOK, reference=abs_batch, verify=_verify_abs_batch,
+make_exercise(name="abs_batch", notebook=NOTEBOOK, reference=abs_batch, verify=replayed(abs_batch, _verify_abs_batch),
               summary="signed sparse batches: 0 w.p. 1 - density, else Uniform[-1, 1]")
 make_exercise(name="abs_forward", notebook=NOTEBOOK, reference=abs_forward, verify=verifier(abs_forward, _abs_forward_cases),
               summary="the |x| model's forward pass, ReLU(W2 ReLU(W1 x) + b), all instances at once")
 make_exercise(name="two_neuron_construction", notebook=NOTEBOOK, reference=two_neuron_construction,
-              verify=_verify_two_neuron_construction, summary="the dense solution by hand: two neurons per feature")
+              verify=replayed(two_neuron_construction, _verify_two_neuron_construction), summary="the dense solution by hand: two neurons per feature")
 make_exercise(name="construction_loss", notebook=NOTEBOOK, reference=construction_loss,
               verify=verifier(construction_loss, _construction_loss_cases, atol=1e-7, rtol=1e-5),
               summary="the construction's expected loss in closed form")
 make_exercise(name="path_gains", notebook=NOTEBOOK, reference=path_gains, verify=verifier(path_gains, _path_gains_cases),
               summary="how strongly each neuron carries each feature to its output")
 make_exercise(name="find_asymmetric_motifs", notebook=NOTEBOOK, reference=find_asymmetric_motifs,
-              verify=_verify_find_asymmetric_motifs, summary="the asymmetric-superposition motif in a weight matrix")
+              verify=replayed(find_asymmetric_motifs, _verify_find_asymmetric_motifs), summary="the asymmetric-superposition motif in a weight matrix")

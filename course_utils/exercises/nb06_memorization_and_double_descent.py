@@ -10,7 +10,7 @@ from einops import einsum
 from jaxtyping import Float
 from torch import Tensor
 
-from course_utils.exercises import Case, CheckFailure, make_exercise, verifier
+from course_utils.exercises import Case, CheckFailure, make_exercise, replayed, verifier
 from course_utils.toy_models.memorization import (
     reconstruction_loss,
     tile_datasets,
@@ -59,7 +59,7 @@ def _verify_unit_sparse_dataset(candidate: Callable[..., Tensor]) -> int:
 
 
 make_exercise(name="unit_sparse_dataset", notebook=NOTEBOOK, reference=unit_sparse_dataset,
-              verify=_verify_unit_sparse_dataset, summary="sparse points rescaled to unit norm")
+              verify=replayed(unit_sparse_dataset, _verify_unit_sparse_dataset), summary="sparse points rescaled to unit norm")
 
 
 # --- 2. a fixed full batch ---------------------------------------------------------------------------------------
@@ -109,7 +109,7 @@ def _verify_fixed_batches(candidate: Callable[..., Callable[[Tensor], Tensor]]) 
     return len(cases)
 
 
-make_exercise(name="fixed_batches", notebook=NOTEBOOK, reference=fixed_batches, verify=_verify_fixed_batches,
+make_exercise(name="fixed_batches", notebook=NOTEBOOK, reference=fixed_batches, verify=replayed(fixed_batches, _verify_fixed_batches),
               summary="the same full batch at every step, each dataset tiled to the largest size")
 
 
@@ -233,4 +233,4 @@ def _verify_train_and_test_loss(candidate: Callable[..., tuple[Tensor, Tensor]])
 
 
 make_exercise(name="train_and_test_loss", notebook=NOTEBOOK, reference=train_and_test_loss,
-              verify=_verify_train_and_test_loss, summary="the loss on the fixed training set and on fresh data")
+              verify=replayed(train_and_test_loss, _verify_train_and_test_loss), summary="the loss on the fixed training set and on fresh data")

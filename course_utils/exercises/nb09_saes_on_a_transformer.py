@@ -14,7 +14,7 @@ import torch
 from jaxtyping import Float, Int
 from torch import Tensor
 
-from course_utils.exercises import Case, CheckFailure, compare_values, make_exercise, verifier
+from course_utils.exercises import Case, Verifier, call_each, judge_each, make_exercise, verifier
 from course_utils.lm.model import HOOK_POST, LMConfig, make_model
 
 NOTEBOOK = "09_saes_on_a_transformer"
@@ -130,25 +130,26 @@ def _affine_rows(rows: Tensor) -> Tensor:
     return _affine(rows.shape[-1])(_two_dim(rows))
 
 
-def verify_splice_hook(candidate: Callable[[Callable[[Tensor], Tensor]], Callable]) -> int:
-    """Run a small model with the candidate's hook on hook_post and compare the logits with the reference's."""
-    cases = [(_identity, "the identity (the model's own logits)"), (_zeros, "zeros (zero-ablating the MLP)"),
-             (_affine_rows, "an affine map of the rows, like an SAE's x -> x_hat")]
+SPLICE_CASES: list[tuple[Callable[[Tensor], Tensor], str]] = [
+    (_identity, "the identity (the model's own logits)"),
+    (_zeros, "zeros (zero-ablating the MLP)"),
+    (_affine_rows, "an affine map of the rows, like an SAE's x -> x_hat"),
+]
+
+
+def _probe_splice_hook(make_hook: Callable[[Callable[[Tensor], Tensor]], Callable]) -> list:
+    """A small model's logits with the hook that `make_hook` builds for each reconstruct, on hook_post."""
     model, tokens = _small_model(3), _tokens(3, 2, 16)
-    for reconstruct, description in cases:
-        expected = model.run_with_hooks(tokens, fwd_hooks=[(HOOK_POST, splice_hook(reconstruct))]).detach()
-        try:
-            got = model.run_with_hooks(tokens, fwd_hooks=[(HOOK_POST, candidate(reconstruct))]).detach()
-        except (NotImplementedError, CheckFailure):
-            raise
-        except Exception as error:
-            raise CheckFailure(f"raised {type(error).__name__}: {error}", inputs=f"reconstruct = {description}") from error
-        try:
-            compare_values(got, expected, atol=1e-4, rtol=1e-4, where="the model's logits with your hook")
-        except CheckFailure as failure:
-            failure.inputs = f"reconstruct = {description}"
-            raise
-    return len(cases)
+    return call_each(
+        lambda reconstruct: model.run_with_hooks(tokens, fwd_hooks=[(HOOK_POST, make_hook(reconstruct))]).detach(),
+        [Case((reconstruct,), description=f"reconstruct = {description}") for reconstruct, description in SPLICE_CASES],
+    )
+
+
+def _judge_splice_hook(got: list, expected: list) -> int:
+    """The logits with the candidate's hook against those with the reference's, for each reconstruct."""
+    return judge_each(got, expected, [f"reconstruct = {description}" for _, description in SPLICE_CASES],
+                      atol=1e-4, rtol=1e-4, where="the model's logits with your hook")
 
 
 make_exercise(
@@ -171,7 +172,7 @@ make_exercise(
     name="splice_hook",
     notebook=NOTEBOOK,
     reference=splice_hook,
-    verify=verify_splice_hook,
+    verify=Verifier(splice_hook, _probe_splice_hook, _judge_splice_hook),
     summary="a hook that replaces hook_post by a reconstruction of its rows",
 )
 
