@@ -20,6 +20,7 @@ NOTEBOOKS: dict[str, str] = {
     "03_toy_models": "course_utils.exercises.nb03_toy_models",
     "04_feature_geometry": "course_utils.exercises.nb04_feature_geometry",
     "07_sparse_autoencoders": "course_utils.exercises.nb07_sparse_autoencoders",
+    "08_sae_variants": "course_utils.exercises.nb08_sae_variants",
     "09_saes_on_a_transformer": "course_utils.exercises.nb09_saes_on_a_transformer",
 }
 """Each course notebook's id and the module holding its exercises' references and verifiers."""
