@@ -36,14 +36,16 @@ D_SAE = 40
 """Latents of every SAE in the comparison: the 32 true features and 8 to spare."""
 
 
-def variant_recipe(kind: SAEKind) -> tuple[SAEConfig, TrainConfig]:
-    """The notebook's SAE (three instances, the kind's knob swept) and training settings for one kind."""
+def variant_recipe(kind: SAEKind, *, restarts: int = 2) -> tuple[SAEConfig, TrainConfig]:
+    """The notebook's SAE and training settings for one kind: the kind's three knob values, each trained
+    `restarts` times from different initialisations, all as instances of one SAE (values repeat)."""
     knob, values = SWEEP[kind]
     values = tuple(int(v) for v in values) if kind == "topk" else values
+    values = values * restarts
     sae = SAEConfig(d_in=HIERARCHY.d_hidden, d_sae=D_SAE, n_inst=len(values), kind=kind, **{knob: values},
                     jumprelu_bandwidth=0.05, jumprelu_init_threshold=0.1,
                     matryoshka_widths=(HIERARCHY.n_parents,))
-    train = TrainConfig(steps=500, lr=1e-2, log_every=500, dead_after=20 * 256, resample_every=50,
+    train = TrainConfig(steps=400, lr=1e-2, log_every=400, dead_after=20 * 256, resample_every=50,
                         resample_source="residual")
     return sae, train
 
@@ -203,11 +205,11 @@ def _verify_gated(candidate: Any) -> int:
                 if fn is gated_loss:
                     raise
                 raise CheckFailure(f"raised {type(error).__name__}: {error}", inputs=description) from error
-            results.append((loss.detach(), [torch.zeros_like(t) if gr is None else gr for t, gr in zip(leaves, grads)]))
+            results.append((loss.detach(), [torch.zeros_like(t) if gr is None else gr for t, gr in zip(leaves, grads, strict=True)]))
         (ref_loss, ref_grads), (loss, grads) = results
         try:
             compare_values(loss, ref_loss, atol=1e-5, rtol=1e-4, where="loss")
-            for name, got, expected in zip(names, grads, ref_grads):
+            for name, got, expected in zip(names, grads, ref_grads, strict=True):
                 compare_values(got, expected, atol=1e-5, rtol=1e-4, where=f"gradient for {name}")
         except CheckFailure as failure:
             failure.inputs = description

@@ -18,8 +18,8 @@ from torch import Tensor
 from tqdm.auto import tqdm
 
 from course_utils.metrics.dictionary import mmcs as mmcs_fn
-from course_utils.sae.base import SAE, _as_instances, normalize_decoder_, project_decoder_grad_
 from course_utils.sae.autograd_step import autograd_step_grads_
+from course_utils.sae.base import SAE, _as_instances, normalize_decoder_, project_decoder_grad_
 from course_utils.sae.relu import L1SAE
 from course_utils.sae.step import sae_step_grads_
 from course_utils.sae.topk import TopKSAE
