@@ -7,7 +7,6 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 from jaxtyping import Bool, Float
-from scipy.optimize import linear_sum_assignment
 from torch import Tensor
 
 from course_utils.data.hierarchical import ClusterConfig, HierarchyConfig
@@ -306,6 +305,8 @@ make_exercise(
 
 def hungarian_mcc(W_dec: Float[Tensor, "d_sae hidden"], true_features: Float[Tensor, "feats hidden"]) -> Float[Tensor, ""]:
     """Mean |cosine| over the one-to-one matching of latents and features that maximises the summed |cosine|."""
+    from scipy.optimize import linear_sum_assignment  # here: `course` loads every exercise module
+
     cos = (F.normalize(true_features, dim=-1) @ F.normalize(W_dec, dim=-1).T).abs()
     rows, cols = linear_sum_assignment(-cos.numpy())
     return cos[torch.as_tensor(rows), torch.as_tensor(cols)].mean()

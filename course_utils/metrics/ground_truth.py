@@ -18,7 +18,6 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from jaxtyping import Bool, Float, Int
-from scipy.optimize import linear_sum_assignment
 from torch import Tensor
 
 from course_utils.metrics.dictionary import cosine_matrix
@@ -29,6 +28,9 @@ def hungarian_match(
 ) -> tuple[Int[Tensor, "inst feats"], Float[Tensor, "inst feats"]]:
     """For each true feature, its latent under the one-to-one matching that maximises the summed |cosine|,
     and that |cosine| (-1 and 0 for features left unmatched when there are fewer latents than features)."""
+    # imported here, so that importing the metrics needs no scipy
+    from scipy.optimize import linear_sum_assignment
+
     cos = cosine_matrix(W_dec, true_features).abs().cpu()  # inst feats d_sae
     latent = torch.full(cos.shape[:2], -1, dtype=torch.long)
     value = torch.zeros(cos.shape[:2])
