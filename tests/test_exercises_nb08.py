@@ -25,6 +25,28 @@ def test_reference_passes(name):
     assert run_check(name, getattr(nb08, name)).status == "passed"
 
 
+class _Unwritten(torch.autograd.Function):
+    """The exercise notebook's JumpReLU before the learner writes it."""
+
+    @staticmethod
+    def forward(ctx, z, threshold, bandwidth):
+        raise NotImplementedError()
+
+    @staticmethod
+    def backward(ctx, grad):
+        raise NotImplementedError()
+
+
+def _unwritten(*args):
+    raise NotImplementedError()
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_an_unwritten_answer_is_not_attempted(name):
+    candidate = _Unwritten if name == "JumpReLU" else _unwritten
+    assert run_check(name, candidate).status == "not attempted"
+
+
 def _failed(name: str, candidate: Any) -> None:
     result = run_check(name, candidate)
     assert result.status == "failed", (name, result)

@@ -128,6 +128,8 @@ def _verify_jumprelu(candidate: Any) -> int:
             try:
                 out = fn.apply(zz, tt, eps)
                 (out * upstream).sum().backward()
+            except NotImplementedError:
+                raise
             except Exception as error:
                 if fn is JumpReLU:
                     raise
@@ -200,6 +202,8 @@ def _verify_gated(candidate: Any) -> int:
             try:
                 loss = fn(x, pi_gate, pi_mag, W_dec, b_dec, l1)
                 grads = torch.autograd.grad((loss * torch.tensor([1.0, 2.0])).sum(), leaves, allow_unused=True)
+            except NotImplementedError:
+                raise
             except Exception as error:
                 if fn is gated_loss:
                     raise
