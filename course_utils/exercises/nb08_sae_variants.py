@@ -53,34 +53,73 @@ def _g(seed: int) -> torch.Generator:
     return torch.Generator().manual_seed(seed)
 
 
-# ------------------------------------------------------------------ BatchTopK
+# ------------------------------------------------------------------ Gated
 
 
-def batchtopk_activation(pre_acts: Float[Tensor, "batch d_sae"], k: float) -> Float[Tensor, "batch d_sae"]:
-    """Keep the round(k * batch) largest entries of ReLU(pre_acts) over the whole batch, zeros elsewhere."""
-    acts = torch.relu(pre_acts)
-    budget = round(k * pre_acts.shape[0])
-    flat = acts.flatten()
-    vals, idx = flat.topk(budget)
-    return torch.zeros_like(flat).scatter(0, idx, vals).reshape(acts.shape)
+def gated_loss(
+    x: Float[Tensor, "batch inst hidden"],
+    pi_gate: Float[Tensor, "batch inst d_sae"],
+    pi_mag: Float[Tensor, "batch inst d_sae"],
+    W_dec: Float[Tensor, "inst d_sae hidden"],
+    b_dec: Float[Tensor, "inst hidden"],
+    l1_coeff: Float[Tensor, " inst"],
+) -> Float[Tensor, " inst"]:
+    """Reconstruction with f = 1[pi_gate > 0] ReLU(pi_mag), plus lambda L1 of ReLU(pi_gate), plus the
+    reconstruction of ReLU(pi_gate) through a frozen copy of the decoder; per instance."""
+    f = (pi_gate > 0).float() * torch.relu(pi_mag)
+    x_hat = torch.einsum("bid,idh->bih", f, W_dec) + b_dec
+    gate = torch.relu(pi_gate)
+    x_aux = torch.einsum("bid,idh->bih", gate, W_dec.detach()) + b_dec.detach()
+    mse = (x - x_hat).pow(2).sum(-1).mean(0)
+    aux = (x - x_aux).pow(2).sum(-1).mean(0)
+    return mse + l1_coeff * gate.sum(-1).mean(0) + aux
 
 
-def _batchtopk_cases() -> list[Case]:
-    skewed = torch.randn(6, 10, generator=_g(1))
-    skewed[0] += 3.0  # one input with many large pre-activations: batch-level top-k gives it more
-    return [
-        Case((skewed, 2.0), description="6 inputs, one with all pre-activations raised by 3; k = 2"),
-        Case((torch.randn(16, 32, generator=_g(2)), 3.0)),
-        Case((torch.randn(10, 8, generator=_g(3)) - 1.0, 2.5), description="mostly negative pre-activations, k = 2.5"),
-    ]
+def _gated_inputs(seed: int) -> tuple[Tensor, ...]:
+    g = _g(seed)
+    x = torch.randn(12, 2, 5, generator=g)
+    pi_gate = torch.randn(12, 2, 7, generator=g)
+    pi_mag = torch.randn(12, 2, 7, generator=g) + 0.5
+    W_dec = F.normalize(torch.randn(2, 7, 5, generator=g), dim=-1)
+    b_dec = torch.randn(2, 5, generator=g) * 0.3
+    return x, pi_gate, pi_mag, W_dec, b_dec, torch.tensor([0.1, 0.5])
+
+
+def _verify_gated(candidate: Any) -> int:
+    names = ("pi_gate", "pi_mag", "W_dec", "b_dec")
+    for seed in (0, 1):
+        description = "x [12, 2, 5], pi_gate and pi_mag [12, 2, 7], W_dec [2, 7, 5], b_dec [2, 5], l1_coeff (0.1, 0.5)"
+        results = []
+        for fn in (gated_loss, candidate):
+            x, pi_gate, pi_mag, W_dec, b_dec, l1 = _gated_inputs(seed)
+            leaves = [t.requires_grad_(True) for t in (pi_gate, pi_mag, W_dec, b_dec)]
+            try:
+                loss = fn(x, pi_gate, pi_mag, W_dec, b_dec, l1)
+                grads = torch.autograd.grad((loss * torch.tensor([1.0, 2.0])).sum(), leaves, allow_unused=True)
+            except NotImplementedError:
+                raise
+            except Exception as error:
+                if fn is gated_loss:
+                    raise
+                raise CheckFailure(f"raised {type(error).__name__}: {error}", inputs=description) from error
+            results.append((loss.detach(), [torch.zeros_like(t) if gr is None else gr for t, gr in zip(leaves, grads, strict=True)]))
+        (ref_loss, ref_grads), (loss, grads) = results
+        try:
+            compare_values(loss, ref_loss, atol=1e-5, rtol=1e-4, where="loss")
+            for name, got, expected in zip(names, grads, ref_grads, strict=True):
+                compare_values(got, expected, atol=1e-5, rtol=1e-4, where=f"gradient for {name}")
+        except CheckFailure as failure:
+            failure.inputs = description
+            raise
+    return 2
 
 
 make_exercise(
-    name="batchtopk_activation",
+    name="gated_loss",
     notebook=NOTEBOOK,
-    reference=batchtopk_activation,
-    verify=verifier(batchtopk_activation, _batchtopk_cases),
-    summary="BatchTopK's batch-level selection",
+    reference=gated_loss,
+    verify=_verify_gated,
+    summary="the Gated SAE's loss, value and gradients",
 )
 
 
@@ -159,73 +198,34 @@ make_exercise(
 )
 
 
-# ------------------------------------------------------------------ Gated
+# ------------------------------------------------------------------ BatchTopK
 
 
-def gated_loss(
-    x: Float[Tensor, "batch inst hidden"],
-    pi_gate: Float[Tensor, "batch inst d_sae"],
-    pi_mag: Float[Tensor, "batch inst d_sae"],
-    W_dec: Float[Tensor, "inst d_sae hidden"],
-    b_dec: Float[Tensor, "inst hidden"],
-    l1_coeff: Float[Tensor, " inst"],
-) -> Float[Tensor, " inst"]:
-    """Reconstruction with f = 1[pi_gate > 0] ReLU(pi_mag), plus lambda L1 of ReLU(pi_gate), plus the
-    reconstruction of ReLU(pi_gate) through a frozen copy of the decoder; per instance."""
-    f = (pi_gate > 0).float() * torch.relu(pi_mag)
-    x_hat = torch.einsum("bid,idh->bih", f, W_dec) + b_dec
-    gate = torch.relu(pi_gate)
-    x_aux = torch.einsum("bid,idh->bih", gate, W_dec.detach()) + b_dec.detach()
-    mse = (x - x_hat).pow(2).sum(-1).mean(0)
-    aux = (x - x_aux).pow(2).sum(-1).mean(0)
-    return mse + l1_coeff * gate.sum(-1).mean(0) + aux
+def batchtopk_activation(pre_acts: Float[Tensor, "batch d_sae"], k: float) -> Float[Tensor, "batch d_sae"]:
+    """Keep the round(k * batch) largest entries of ReLU(pre_acts) over the whole batch, zeros elsewhere."""
+    acts = torch.relu(pre_acts)
+    budget = round(k * pre_acts.shape[0])
+    flat = acts.flatten()
+    vals, idx = flat.topk(budget)
+    return torch.zeros_like(flat).scatter(0, idx, vals).reshape(acts.shape)
 
 
-def _gated_inputs(seed: int) -> tuple[Tensor, ...]:
-    g = _g(seed)
-    x = torch.randn(12, 2, 5, generator=g)
-    pi_gate = torch.randn(12, 2, 7, generator=g)
-    pi_mag = torch.randn(12, 2, 7, generator=g) + 0.5
-    W_dec = F.normalize(torch.randn(2, 7, 5, generator=g), dim=-1)
-    b_dec = torch.randn(2, 5, generator=g) * 0.3
-    return x, pi_gate, pi_mag, W_dec, b_dec, torch.tensor([0.1, 0.5])
-
-
-def _verify_gated(candidate: Any) -> int:
-    names = ("pi_gate", "pi_mag", "W_dec", "b_dec")
-    for seed in (0, 1):
-        description = "x [12, 2, 5], pi_gate and pi_mag [12, 2, 7], W_dec [2, 7, 5], b_dec [2, 5], l1_coeff (0.1, 0.5)"
-        results = []
-        for fn in (gated_loss, candidate):
-            x, pi_gate, pi_mag, W_dec, b_dec, l1 = _gated_inputs(seed)
-            leaves = [t.requires_grad_(True) for t in (pi_gate, pi_mag, W_dec, b_dec)]
-            try:
-                loss = fn(x, pi_gate, pi_mag, W_dec, b_dec, l1)
-                grads = torch.autograd.grad((loss * torch.tensor([1.0, 2.0])).sum(), leaves, allow_unused=True)
-            except NotImplementedError:
-                raise
-            except Exception as error:
-                if fn is gated_loss:
-                    raise
-                raise CheckFailure(f"raised {type(error).__name__}: {error}", inputs=description) from error
-            results.append((loss.detach(), [torch.zeros_like(t) if gr is None else gr for t, gr in zip(leaves, grads, strict=True)]))
-        (ref_loss, ref_grads), (loss, grads) = results
-        try:
-            compare_values(loss, ref_loss, atol=1e-5, rtol=1e-4, where="loss")
-            for name, got, expected in zip(names, grads, ref_grads, strict=True):
-                compare_values(got, expected, atol=1e-5, rtol=1e-4, where=f"gradient for {name}")
-        except CheckFailure as failure:
-            failure.inputs = description
-            raise
-    return 2
+def _batchtopk_cases() -> list[Case]:
+    skewed = torch.randn(6, 10, generator=_g(1))
+    skewed[0] += 3.0  # one input with many large pre-activations: batch-level top-k gives it more
+    return [
+        Case((skewed, 2.0), description="6 inputs, one with all pre-activations raised by 3; k = 2"),
+        Case((torch.randn(16, 32, generator=_g(2)), 3.0)),
+        Case((torch.randn(10, 8, generator=_g(3)) - 1.0, 2.5), description="mostly negative pre-activations, k = 2.5"),
+    ]
 
 
 make_exercise(
-    name="gated_loss",
+    name="batchtopk_activation",
     notebook=NOTEBOOK,
-    reference=gated_loss,
-    verify=_verify_gated,
-    summary="the Gated SAE's loss, value and gradients",
+    reference=batchtopk_activation,
+    verify=verifier(batchtopk_activation, _batchtopk_cases),
+    summary="BatchTopK's batch-level selection",
 )
 
 
