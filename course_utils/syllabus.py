@@ -22,6 +22,7 @@ NOTEBOOKS: dict[str, str] = {
     "05_computation_in_superposition": "course_utils.exercises.nb05_computation_in_superposition",
     "06_memorization_and_double_descent": "course_utils.exercises.nb06_memorization_and_double_descent",
     "07_sparse_autoencoders": "course_utils.exercises.nb07_sparse_autoencoders",
+    "08_sae_variants": "course_utils.exercises.nb08_sae_variants",
     "09_saes_on_a_transformer": "course_utils.exercises.nb09_saes_on_a_transformer",
 }
 """Each course notebook's id and the module holding its exercises' references and verifiers."""

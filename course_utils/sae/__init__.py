@@ -3,9 +3,15 @@
     base.py      SAEConfig, the shared parameters (instance dimension), tied b_pre, unit-norm decoder, MSE
     relu.py      L1SAE: ReLU + L1, the standard SAE (Bricken et al. 2023)
     topk.py      TopKSAE: TopK + AuxK (Gao et al. 2024)
+    gated.py     GatedSAE: gate and magnitude paths, L1 on the gate, frozen-decoder aux (Rajamanoharan et al. 2024a)
+    jumprelu.py  JumpReLUSAE: learned thresholds by straight-through estimators, L0 penalty (Rajamanoharan et al. 2024b)
+    batchtopk.py BatchTopKSAE: top k*batch over the batch, a global threshold at inference (Bussmann et al. 2024)
+    matryoshka.py MatryoshkaSAE: nested prefixes that each reconstruct x (Bussmann et al. 2025; Nabeshima 2024)
+    saelens.py   export_saelens: a trained SAE in SAELens's on-disk format
     kinds.py     make_sae: the architecture that `SAEConfig.kind` names
     training.py  train(sae, cfg, batches) -> TrainLog; resample_dead_ (Bricken et al. 2023)
-    step.py      the hand-written training step on the active latents only
+    step.py      the hand-written training step on the active latents only (L1, TopK)
+    autograd_step.py  the step of every other kind, by autograd
 
 Stable API (notebooks 07 and 09 use it)::
 
@@ -41,13 +47,29 @@ from course_utils.sae.base import (
     normalize_decoder_,
     project_decoder_grad_,
 )
+from course_utils.sae.batchtopk import BatchTopKSAE, batchtopk_activation
+from course_utils.sae.gated import GatedSAE, gated_activation
+from course_utils.sae.jumprelu import JumpReLUFunction, JumpReLUSAE, StepFunction, rectangle
 from course_utils.sae.kinds import SAE_CLASSES, make_sae
+from course_utils.sae.matryoshka import MatryoshkaSAE, matryoshka_loss
 from course_utils.sae.relu import L1SAE
+from course_utils.sae.saelens import export_saelens, saelens_state
 from course_utils.sae.topk import TopKSAE, topk_activation
 from course_utils.sae.training import TrainConfig, TrainLog, resample_dead_, train
 
 __all__ = [
+    "BatchTopKSAE",
+    "GatedSAE",
+    "JumpReLUFunction",
+    "JumpReLUSAE",
     "L1SAE",
+    "MatryoshkaSAE",
+    "StepFunction",
+    "batchtopk_activation",
+    "export_saelens",
+    "gated_activation",
+    "matryoshka_loss",
+    "rectangle",
     "SAE",
     "SAE_CLASSES",
     "SAEConfig",
@@ -63,6 +85,7 @@ __all__ = [
     "normalize_decoder_",
     "project_decoder_grad_",
     "resample_dead_",
+    "saelens_state",
     "topk_activation",
     "train",
 ]

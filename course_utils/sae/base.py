@@ -12,14 +12,15 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Literal
+from typing import Literal, get_args
 
 import einops
 import torch
 from jaxtyping import Float
 from torch import Tensor, nn
 
-SAEKind = Literal["l1", "topk"]
+SAEKind = Literal["l1", "topk", "gated", "jumprelu", "batchtopk", "matryoshka"]
+PerInstance = Literal["l1_coeff", "k", "l0_coeff"]
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -35,15 +36,29 @@ class SAEConfig:
     kind: SAEKind = "l1"
     l1_coeff: float | tuple[float, ...] = 0.1
     """lambda of the L1 penalty, one value or one per instance (Bricken et al. 2023 sweep it)."""
-    k: int | tuple[int, ...] = 32
-    """Active latents per input of the TopK SAE, one value or one per instance (Gao et al. 2024)."""
+    k: float | tuple[float, ...] = 32
+    """Active latents per input of the TopK SAE, one value or one per instance (Gao et al. 2024); for the
+    BatchTopK and Matryoshka SAEs the mean over the batch, which need not be whole (Bussmann et al. 2024)."""
+    l0_coeff: float | tuple[float, ...] = 1.0
+    """lambda of the JumpReLU SAE's L0 penalty, one value or one per instance (Rajamanoharan et al. 2024b, sec. 3)."""
+    jumprelu_bandwidth: float = 0.001
+    """epsilon, the width of the rectangle kernel in the JumpReLU pseudo-derivatives (Rajamanoharan et al.
+    2024b, sec. 4; 0.001 on their normalised activations at batch 4096)."""
+    jumprelu_init_threshold: float = 0.001
+    """Starting threshold of every JumpReLU latent (Rajamanoharan et al. 2024b use 0.001)."""
+    threshold_lr: float = 0.01
+    """BatchTopK: the inference threshold is a running average of the smallest kept activation, updated
+    with this weight each step (Bussmann et al. 2024, sec. 3; the rate SAELens uses)."""
+    matryoshka_widths: tuple[int, ...] = ()
+    """Matryoshka SAE: the nested prefix sizes m_1 < ... < d_sae whose latents must each reconstruct x
+    (Bussmann et al. 2025, sec. 3); d_sae is added when missing."""
     aux_k: int | None = None
     """Dead latents used by AuxK; None = d_in // 2 (EleutherAI sparsify; Gao et al. A.2 use 512)."""
     aux_coeff: float = 1 / 32
     """alpha of the AuxK loss (Gao et al. 2024, A.2)."""
     b_enc_init: float = 0.0
     """Starting encoder bias (0 in both papers). Negative makes the latents start selective: an L1 SAE
-    then begins sparse instead of with half its latents on (notebook 07, section 7)."""
+    then begins sparse instead of with half its latents on (notebook 05, section 7)."""
     encoder_init: Literal["decoder", "random"] = "decoder"
     """'decoder': W_enc starts as the decoder's transpose (Gao et al. 2024, sec. 2.3; Conerly et al. 2024)."""
     sparse_kernel: bool | None = None
@@ -53,21 +68,31 @@ class SAEConfig:
     def __post_init__(self) -> None:
         if self.d_in < 1 or self.d_sae < 1 or self.n_inst < 1:
             raise ValueError(f"d_in, d_sae and n_inst must be positive, got {self.d_in}, {self.d_sae}, {self.n_inst}")
-        if self.kind not in ("l1", "topk"):
-            raise ValueError(f"kind must be 'l1' or 'topk', got {self.kind!r}")
-        for name in ("l1_coeff", "k"):
+        if self.kind not in get_args(SAEKind):
+            raise ValueError(f"kind must be one of {get_args(SAEKind)}, got {self.kind!r}")
+        for name in get_args(PerInstance):
             value = getattr(self, name)
             if isinstance(value, tuple) and len(value) != self.n_inst:
                 raise ValueError(f"{name} has {len(value)} values but n_inst={self.n_inst}; give one per instance")
         ks = self.k if isinstance(self.k, tuple) else (self.k,)
-        if self.kind == "topk" and any(k < 1 or k > self.d_sae for k in ks):
-            raise ValueError(f"k must lie in 1..d_sae={self.d_sae}, got {self.k}")
+        if self.kind == "topk" and any(k < 1 or k > self.d_sae or k != int(k) for k in ks):
+            raise ValueError(f"k must lie in 1..d_sae={self.d_sae} and be whole, got {self.k}")
+        if self.kind in ("batchtopk", "matryoshka") and any(not 0 < k <= self.d_sae for k in ks):
+            raise ValueError(f"k (mean active latents per input) must lie in (0, d_sae={self.d_sae}], got {self.k}")
+        if self.kind == "jumprelu" and not (self.jumprelu_bandwidth > 0 and self.jumprelu_init_threshold > 0):
+            raise ValueError("jumprelu_bandwidth and jumprelu_init_threshold must be positive, got "
+                             f"{self.jumprelu_bandwidth} and {self.jumprelu_init_threshold}")
+        widths = self.matryoshka_widths
+        if self.kind == "matryoshka" and (not widths or list(widths) != sorted(set(widths)) or widths[0] < 1
+                                          or widths[-1] > self.d_sae):
+            raise ValueError(f"matryoshka_widths must rise strictly within 1..d_sae={self.d_sae}, got {widths}")
 
-    def per_instance(self, name: Literal["l1_coeff", "k"]) -> Tensor:
-        """`l1_coeff` or `k` as a tensor with one entry per instance."""
+    def per_instance(self, name: PerInstance) -> Tensor:
+        """`l1_coeff`, `k` or `l0_coeff` as a tensor with one entry per instance (k: long for the TopK SAE)."""
         value = getattr(self, name)
         values = value if isinstance(value, tuple) else (value,) * self.n_inst
-        return torch.tensor(values, dtype=torch.float32 if name == "l1_coeff" else torch.long)
+        whole = name == "k" and self.kind == "topk"
+        return torch.tensor([int(v) for v in values] if whole else values, dtype=torch.long if whole else torch.float32)
 
 
 @dataclass(frozen=True)
@@ -131,6 +156,14 @@ class SAE(nn.Module):
 
     def losses(self, x: Tensor, out: SAEOutput, **kwargs) -> dict[str, Float[Tensor, " inst"]]:
         raise NotImplementedError
+
+    def training_forward(self, x: Tensor) -> SAEOutput:
+        """The forward pass a training step differentiates (BatchTopK: batch-level, unlike inference)."""
+        return self.forward(x)
+
+    def resample_defaults(self) -> dict[str, float]:
+        """Parameters besides W_enc, b_enc and W_dec that resampling resets for a revived latent: name -> value."""
+        return {}
 
 
 def mse_loss(x: Tensor, x_hat: Float[Tensor, "batch inst hidden"]) -> Float[Tensor, " inst"]:

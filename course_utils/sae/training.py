@@ -18,8 +18,11 @@ from torch import Tensor
 from tqdm.auto import tqdm
 
 from course_utils.metrics.dictionary import mmcs as mmcs_fn
+from course_utils.sae.autograd_step import autograd_step_grads_
 from course_utils.sae.base import SAE, _as_instances, normalize_decoder_, project_decoder_grad_
+from course_utils.sae.relu import L1SAE
 from course_utils.sae.step import sae_step_grads_
+from course_utils.sae.topk import TopKSAE
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -45,10 +48,10 @@ class TrainConfig:
     """Resampled encoder rows get this times the mean norm of the alive rows (Bricken et al. 2023)."""
     resample_bias: Literal["zero", "alive_mean"] = "zero"
     """Resampled encoder biases: 0 (Bricken et al.), or resample_scale x the mean bias of the alive latents,
-    which keeps a revived L1 latent as selective as the others (notebook 07, section 7)."""
+    which keeps a revived L1 latent as selective as the others (notebook 05, section 7)."""
     resample_source: Literal["input", "residual"] = "input"
     """New decoder directions: the sampled input (Bricken et al.) or its residual x - x_hat, which points
-    at what the dictionary is missing (much faster on synthetic data, see notebook 07)."""
+    at what the dictionary is missing (much faster on synthetic data, see notebook 05)."""
     log_every: int = 50
     snapshot_every: int | None = None
     """Keep a copy of W_dec every so many steps (for plots of the directions during training)."""
@@ -104,6 +107,8 @@ def train(
     true_features ([feats hidden] or [inst feats hidden]) adds MMCS to the log. callback(step, sae, log)
     runs at every log step; returning True stops training.
     """
+    # L1 and TopK have the hand-written step on the active latents; the other kinds go through autograd.
+    step_grads_ = sae_step_grads_ if type(sae) in (L1SAE, TopKSAE) else autograd_step_grads_
     opt = torch.optim.Adam(sae.parameters(), lr=cfg.lr, betas=cfg.betas, fused=True)
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: _lr_factor(s, cfg))
     gen = torch.Generator(device=sae.W_dec.device).manual_seed(cfg.seed)
@@ -124,7 +129,7 @@ def train(
             break
         dead = since_fired >= cfg.dead_after
         l1_scale = min(1.0, (step + 1) / cfg.l1_warmup_steps) if cfg.l1_warmup_steps else 1.0
-        result = sae_step_grads_(sae, x, dead=dead, l1_scale=l1_scale)  # sets .grad; autograd's values
+        result = step_grads_(sae, x, dead=dead, l1_scale=l1_scale)  # sets .grad; autograd's values
         losses, x_hat = result.losses, result.x_hat
         project_decoder_grad_(sae)
         opt.step()
@@ -215,8 +220,11 @@ def resample_dead_(
         sae.W_dec[i, rows] = directions
         sae.W_enc[i, rows] = directions * scale * enc_norm
         sae.b_enc[i, rows] = new_bias
+        extra = sae.resample_defaults()  # e.g. the Gated SAE's magnitude path, the JumpReLU threshold
+        for name, value in extra.items():
+            getattr(sae, name)[i, rows] = value
         if opt is not None:
-            for param in (sae.W_dec, sae.W_enc, sae.b_enc):
+            for param in (sae.W_dec, sae.W_enc, sae.b_enc, *(getattr(sae, name) for name in extra)):
                 state = opt.state.get(param, {})
                 for key in ("exp_avg", "exp_avg_sq"):
                     if key in state:
