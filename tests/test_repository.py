@@ -9,7 +9,7 @@ import tomllib
 
 ROOT = Path(__file__).resolve().parents[1]
 README = (ROOT / "README.md").read_text()
-TEST_COMMAND = 'pip install -c constraints.txt -e ".[dev]" && pytest'
+TEST_COMMAND = 'pip install -c constraints.txt -e ".[dev,saelens]" && pytest'
 INSTALL_COMMAND = "pip install -c constraints.txt -e . && jupyter lab notebooks/"
 
 

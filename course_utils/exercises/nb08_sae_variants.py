@@ -10,7 +10,14 @@ from jaxtyping import Bool, Float
 from torch import Tensor
 
 from course_utils.data.hierarchical import ClusterConfig, HierarchyConfig
-from course_utils.exercises import Case, CheckFailure, compare_values, make_exercise, verifier
+from course_utils.exercises import (
+    Case,
+    CheckFailure,
+    Verifier,
+    compare_values,
+    make_exercise,
+    verifier,
+)
 from course_utils.sae import SAEConfig, SAEKind, TrainConfig
 
 NOTEBOOK = "08_sae_variants"
@@ -85,40 +92,46 @@ def _gated_inputs(seed: int) -> tuple[Tensor, ...]:
     return x, pi_gate, pi_mag, W_dec, b_dec, torch.tensor([0.1, 0.5])
 
 
-def _verify_gated(candidate: Any) -> int:
-    names = ("pi_gate", "pi_mag", "W_dec", "b_dec")
+GATED_INPUTS = "x [12, 2, 5], pi_gate and pi_mag [12, 2, 7], W_dec [2, 7, 5], b_dec [2, 5], l1_coeff (0.1, 0.5)"
+GATED_GRADS = ("pi_gate", "pi_mag", "W_dec", "b_dec")
+
+
+def _probe_gated(fn: Any) -> list[Any]:
+    """The loss and its gradients (weights 1 and 2 on the instances) on two seeded inputs."""
+    outputs: list[Any] = []
     for seed in (0, 1):
-        description = "x [12, 2, 5], pi_gate and pi_mag [12, 2, 7], W_dec [2, 7, 5], b_dec [2, 5], l1_coeff (0.1, 0.5)"
-        results = []
-        for fn in (gated_loss, candidate):
-            x, pi_gate, pi_mag, W_dec, b_dec, l1 = _gated_inputs(seed)
-            leaves = [t.requires_grad_(True) for t in (pi_gate, pi_mag, W_dec, b_dec)]
-            try:
-                loss = fn(x, pi_gate, pi_mag, W_dec, b_dec, l1)
-                grads = torch.autograd.grad((loss * torch.tensor([1.0, 2.0])).sum(), leaves, allow_unused=True)
-            except NotImplementedError:
-                raise
-            except Exception as error:
-                if fn is gated_loss:
-                    raise
-                raise CheckFailure(f"raised {type(error).__name__}: {error}", inputs=description) from error
-            results.append((loss.detach(), [torch.zeros_like(t) if gr is None else gr for t, gr in zip(leaves, grads, strict=True)]))
-        (ref_loss, ref_grads), (loss, grads) = results
+        x, pi_gate, pi_mag, W_dec, b_dec, l1 = _gated_inputs(seed)
+        leaves = [t.requires_grad_(True) for t in (pi_gate, pi_mag, W_dec, b_dec)]
+        loss = fn(x, pi_gate, pi_mag, W_dec, b_dec, l1)  # a raise is recorded by the check itself
+        grads = torch.autograd.grad((loss * torch.tensor([1.0, 2.0])).sum(), leaves, allow_unused=True)
+        outputs.append((loss.detach(), [torch.zeros_like(t) if gr is None else gr for t, gr in zip(leaves, grads, strict=True)]))
+    return outputs
+
+
+def _judge_gated(got: Any, expected: Any) -> int:
+    if not isinstance(got, list) or len(got) < 1:
+        raise CheckFailure("its check recorded no outputs")
+    for index, (ref_loss, ref_grads) in enumerate(expected):
+        if index >= len(got):
+            raise CheckFailure("no output was recorded for this input", inputs=GATED_INPUTS)
         try:
+            loss, grads = got[index]
             compare_values(loss, ref_loss, atol=1e-5, rtol=1e-4, where="loss")
-            for name, got, expected in zip(names, grads, ref_grads, strict=True):
-                compare_values(got, expected, atol=1e-5, rtol=1e-4, where=f"gradient for {name}")
+            for name, value, want in zip(GATED_GRADS, grads, ref_grads, strict=True):
+                compare_values(value, want, atol=1e-5, rtol=1e-4, where=f"gradient for {name}")
         except CheckFailure as failure:
-            failure.inputs = description
+            failure.inputs = GATED_INPUTS
             raise
-    return 2
+        except (TypeError, ValueError) as error:
+            raise CheckFailure(f"its outputs have the wrong form ({error})", inputs=GATED_INPUTS) from None
+    return len(expected)
 
 
 make_exercise(
     name="gated_loss",
     notebook=NOTEBOOK,
     reference=gated_loss,
-    verify=_verify_gated,
+    verify=Verifier(gated_loss, _probe_gated, _judge_gated, GATED_INPUTS),
     summary="the Gated SAE's loss, value and gradients",
 )
 
@@ -156,26 +169,30 @@ def _jumprelu_cases() -> list[tuple[Tensor, Tensor, float, Tensor, str]]:
     return cases
 
 
-def _verify_jumprelu(candidate: Any) -> int:
-    if not (isinstance(candidate, type) and issubclass(candidate, torch.autograd.Function)):
-        raise CheckFailure(f"expected a torch.autograd.Function subclass, got {type(candidate).__name__}")
-    cases = _jumprelu_cases()
-    for z, theta, eps, upstream, description in cases:
-        results = []
-        for fn in (JumpReLU, candidate):
-            zz, tt = z.clone().requires_grad_(True), theta.clone().requires_grad_(True)
-            try:
-                out = fn.apply(zz, tt, eps)
-                (out * upstream).sum().backward()
-            except NotImplementedError:
-                raise
-            except Exception as error:
-                if fn is JumpReLU:
-                    raise
-                raise CheckFailure(f"raised {type(error).__name__}: {error}", inputs=description) from error
-            results.append((out.detach(), zz.grad, tt.grad))
-        (out_ref, gz_ref, gt_ref), (out, gz, gt) = results
+def _probe_jumprelu(fn: Any) -> Any:
+    """The forward output and both gradients on each seeded case, or why the answer is not a Function."""
+    if not (isinstance(fn, type) and issubclass(fn, torch.autograd.Function)):
+        return {"not_a_function": type(fn).__name__}
+    outputs: list[Any] = []
+    for z, theta, eps, upstream, _ in _jumprelu_cases():
+        zz, tt = z.clone().requires_grad_(True), theta.clone().requires_grad_(True)
+        out = fn.apply(zz, tt, eps)  # a raise is recorded by the check itself
+        (out * upstream).sum().backward()
+        outputs.append((out.detach(), zz.grad, tt.grad))
+    return outputs
+
+
+def _judge_jumprelu(got: Any, expected: Any) -> int:
+    if isinstance(got, dict) and "not_a_function" in got:
+        raise CheckFailure(f"expected a torch.autograd.Function subclass, got {got['not_a_function']}")
+    if not isinstance(got, list):
+        raise CheckFailure("its check recorded no outputs")
+    descriptions = [case[-1] for case in _jumprelu_cases()]
+    for index, ((out_ref, gz_ref, gt_ref), description) in enumerate(zip(expected, descriptions, strict=True)):
+        if index >= len(got):
+            raise CheckFailure("no output was recorded for this input", inputs=description)
         try:
+            out, gz, gt = got[index]
             compare_values(out, out_ref, atol=1e-6, rtol=1e-5, where="forward output")
             if gz is None:
                 raise CheckFailure("backward returned no gradient for z (expected 1[z > theta] * grad)")
@@ -186,14 +203,16 @@ def _verify_jumprelu(candidate: Any) -> int:
         except CheckFailure as failure:
             failure.inputs = description
             raise
-    return len(cases)
+        except (TypeError, ValueError) as error:
+            raise CheckFailure(f"its outputs have the wrong form ({error})", inputs=description) from None
+    return len(expected)
 
 
 make_exercise(
     name="JumpReLU",
     notebook=NOTEBOOK,
     reference=JumpReLU,
-    verify=_verify_jumprelu,
+    verify=Verifier(JumpReLU, _probe_jumprelu, _judge_jumprelu),
     summary="the JumpReLU forward and its straight-through pseudo-derivative",
 )
 
