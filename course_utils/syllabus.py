@@ -37,7 +37,7 @@ ASSETS = Path(__file__).resolve().parent / "assets"
 
 
 def add_commands(commands: argparse._SubParsersAction) -> None:
-    """The course's own `course` subcommands: `course train-lm`."""
+    """The course's own `course` subcommands: `course train-lm`, `course train-saes`."""
     train_lm = commands.add_parser(
         "train-lm",
         help="train the small transformer of notebook 09 on the stdlib's source",
@@ -49,6 +49,17 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
     train_lm.add_argument("--seed", type=int, default=0, help="seed of the initialisation and the batches (default 0)")
     train_lm.add_argument("--out", default="lm_stdlib", help="output folder (default ./lm_stdlib)")
     train_lm.set_defaults(func=_cmd_train_lm)
+    train_saes = commands.add_parser(
+        "train-saes",
+        help="train the TopK SAEs of several widths that notebook 09 compares (feature splitting)",
+        description="Train one TopK SAE per width on the shipped transformer's MLP activations over the train "
+        "split, deterministically on the CPU; write OUT/sae_stdlib_WIDTH.safetensors (int8) and OUT/sae_stdlib.json.",
+    )
+    train_saes.add_argument("--widths", type=int, nargs="+", default=[256, 1024, 2048], help="latents (default 256 1024 2048)")
+    train_saes.add_argument("--steps", type=int, default=2000, help="optimiser steps per SAE (default 2000)")
+    train_saes.add_argument("--seed", type=int, default=0, help="seed of the initialisation and the batches (default 0)")
+    train_saes.add_argument("--out", default="sae_stdlib", help="output folder (default ./sae_stdlib)")
+    train_saes.set_defaults(func=_cmd_train_saes)
 
 
 def _cmd_train_lm(args: argparse.Namespace) -> int:
@@ -60,6 +71,16 @@ def _cmd_train_lm(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_train_saes(args: argparse.Namespace) -> int:
+    from course_utils.lm import ShippedSAEConfig, train_shipped_saes
+
+    cfg = ShippedSAEConfig(widths=tuple(args.widths), steps=args.steps, seed=args.seed)
+    command = (f"course train-saes --widths {' '.join(map(str, args.widths))} --steps {args.steps} "
+               f"--seed {args.seed} --out {args.out}")
+    print(json.dumps(train_shipped_saes(args.out, cfg, command=command), indent=2))
+    return 0
+
+
 def doctor_checks() -> list[Callable[[], Finding]]:
     """The course's own items of `course doctor`, after the environment's."""
     return [check_lm_weights]
@@ -68,7 +89,7 @@ def doctor_checks() -> list[Callable[[], Finding]]:
 def check_lm_weights(assets: Path | None = None) -> Finding:
     """The shipped transformer checkpoint of notebook 09: present, and it loads with the network off."""
     assets = ASSETS if assets is None else Path(assets)
-    weights = sorted(assets.glob("*.safetensors"))
+    weights = sorted(assets.glob("lm_*.safetensors"))
     item = "shipped model weights"
     if not weights:
         return Finding(item=item, status="warn", detail=f"none in {assets} (notebook 09 loads them from there)",

@@ -7,18 +7,25 @@ import torch
 
 from course_utils.exercises import exercises_for, run_check
 from course_utils.exercises.nb09_saes_on_a_transformer import (
+    ablated_reconstruction,
     direct_logits,
+    latent_attribution,
     mlp_activations,
     splice_hook,
+    steering_hook,
     token_purity,
     top_k_rows,
+    train_sae,
 )
+from course_utils.sae import normalize_decoder_
 
-REFERENCES = {"mlp_activations": mlp_activations, "top_k_rows": top_k_rows, "splice_hook": splice_hook,
-              "direct_logits": direct_logits, "token_purity": token_purity}
+REFERENCES = {"mlp_activations": mlp_activations, "top_k_rows": top_k_rows, "train_sae": train_sae,
+              "splice_hook": splice_hook, "direct_logits": direct_logits, "token_purity": token_purity,
+              "ablated_reconstruction": ablated_reconstruction, "steering_hook": steering_hook,
+              "latent_attribution": latent_attribution}
 
 
-def test_notebook_06_has_its_five_exercises():
+def test_notebook_09_has_its_nine_exercises():
     assert [ex.name for ex in exercises_for("09_saes_on_a_transformer")] == list(REFERENCES)
 
 
@@ -26,7 +33,7 @@ def test_notebook_06_has_its_five_exercises():
 def test_reference_passes(name):
     result = run_check(name, REFERENCES[name])
     assert result.status == "passed", result.message
-    assert result.cases >= 2
+    assert result.cases >= (1 if name == "train_sae" else 2)
 
 
 def test_unfinished_answer_is_not_attempted():
@@ -145,3 +152,144 @@ def _mode_value(top_tokens):  # the most common token itself
 @pytest.mark.parametrize("wrong", [_distinct_share, _first_token_share, _mode_value])
 def test_token_purity_rejects(wrong):
     assert run_check("token_purity", wrong).status == "failed"
+
+
+# --- train_sae: judged by the SAE it produces -----------------------------------------------------------------
+
+def _no_zero_grad(sae, acts, *, steps, batch_size, lr, generator):  # gradients pile up from step to step
+    optimizer = torch.optim.Adam(sae.parameters(), lr=lr)
+    for _ in range(steps):
+        x = acts[torch.randint(0, len(acts), (batch_size,), generator=generator)]
+        sae.losses(x, sae(x))["loss"].sum().backward()
+        optimizer.step()
+        normalize_decoder_(sae)
+
+
+def _no_renormalisation(sae, acts, *, steps, batch_size, lr, generator):  # decoder norms drift
+    optimizer = torch.optim.Adam(sae.parameters(), lr=lr)
+    for _ in range(steps):
+        x = acts[torch.randint(0, len(acts), (batch_size,), generator=generator)]
+        loss = sae.losses(x, sae(x))["loss"].sum()
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+
+
+def _one_fixed_batch(sae, acts, *, steps, batch_size, lr, generator):  # always the first batch_size rows
+    optimizer = torch.optim.Adam(sae.parameters(), lr=lr)
+    for _ in range(steps):
+        x = acts[:batch_size]
+        loss = sae.losses(x, sae(x))["loss"].sum()
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+        normalize_decoder_(sae)
+
+
+def _too_few_steps(sae, acts, *, steps, batch_size, lr, generator):  # a tenth of the steps
+    train_sae(sae, acts, steps=steps // 10, batch_size=batch_size, lr=lr, generator=generator)
+
+
+def _untrained(sae, acts, *, steps, batch_size, lr, generator):
+    return []
+
+
+@pytest.mark.parametrize("wrong", [_no_zero_grad, _no_renormalisation, _one_fixed_batch, _too_few_steps, _untrained])
+def test_train_sae_rejects(wrong):
+    assert run_check("train_sae", wrong).status == "failed"
+
+
+# --- ablated_reconstruction: the latent's output, not its pre-activation ----------------------------------------
+
+def _ablates_pre_activation(sae, x, latent):  # TopK then picks another latent in its place
+    pre = sae.pre_acts(x).clone()
+    pre[:, 0, latent] = 0.0
+    return sae.decode(sae.activation(pre))[:, 0]
+
+
+def _removes_from_the_input(sae, x, latent):  # x - f_j d_j: keeps the SAE's error, not its reconstruction
+    f = sae.encode(x)[:, 0]
+    return x - f[:, latent, None] * sae.W_dec[0, latent]
+
+
+def _subtracts_the_direction(sae, x, latent):  # forgets the activation f_j
+    return sae(x).x_hat[:, 0] - sae.W_dec[0, latent]
+
+
+def _keeps_only_the_latent(sae, x, latent):  # the latent's contribution instead of the rest
+    f = sae.encode(x)[:, 0]
+    return f[:, latent, None] * sae.W_dec[0, latent] + sae.b_dec[0]
+
+
+@pytest.mark.parametrize("wrong", [_ablates_pre_activation, _removes_from_the_input, _subtracts_the_direction,
+                                   _keeps_only_the_latent])
+def test_ablated_reconstruction_rejects(wrong):
+    assert run_check("ablated_reconstruction", wrong).status == "failed"
+
+
+# --- steering_hook: the right hook, adding --------------------------------------------------------------------
+
+def _wrong_hook(direction, multiple):  # before the GELU: the same size, another place
+    return "blocks.0.mlp.hook_pre", lambda activation, hook: activation + multiple * direction
+
+
+def _replaces(direction, multiple):  # sets the activation to the direction
+    return "blocks.0.mlp.hook_post", lambda activation, hook: multiple * direction.expand_as(activation)
+
+
+def _scales(direction, multiple):  # multiplies instead of adding
+    return "blocks.0.mlp.hook_post", lambda activation, hook: activation * (1 + multiple * direction)
+
+
+def _last_position_only(direction, multiple):
+    def hook(activation, hook):
+        activation = activation.clone()
+        activation[:, -1] += multiple * direction
+        return activation
+    return "blocks.0.mlp.hook_post", hook
+
+
+def _hook_only(direction, multiple):  # the hook without its name
+    return lambda activation, hook: activation + multiple * direction
+
+
+@pytest.mark.parametrize("wrong", [_wrong_hook, _replaces, _scales, _last_position_only, _hook_only])
+def test_steering_hook_rejects(wrong):
+    assert run_check("steering_hook", wrong).status == "failed"
+
+
+# --- latent_attribution: activation x gradient, at the clean activations --------------------------------------
+
+def _attribution_parts(model, sae, tokens, metric, *, keep_error=True):
+    store = {}
+
+    def hook(activation, hook):
+        rows = activation.reshape(-1, activation.shape[-1])
+        f = sae.encode(rows)[:, 0].detach().requires_grad_(True)
+        x_hat = sae.decode(f[:, None])[:, 0]
+        store["f"] = f
+        out = x_hat + (rows - x_hat).detach() if keep_error else x_hat
+        return out.reshape(activation.shape)
+
+    logits = model.run_with_hooks(tokens, fwd_hooks=[("blocks.0.mlp.hook_post", hook)])
+    (grad,) = torch.autograd.grad(metric(logits), store["f"])
+    return store, grad
+
+
+def _gradient_only(model, sae, tokens, metric):  # no activation factor
+    _, grad = _attribution_parts(model, sae, tokens, metric)
+    return grad.reshape(*tokens.shape, -1)
+
+
+def _without_error_term(model, sae, tokens, metric):  # the gradient of the spliced model, not the clean one
+    store, grad = _attribution_parts(model, sae, tokens, metric, keep_error=False)
+    return (store["f"] * grad).detach().reshape(*tokens.shape, -1)
+
+
+def _sign_flipped(model, sae, tokens, metric):  # reports the ablation estimate -f dM/df instead
+    return -latent_attribution(model, sae, tokens, metric)
+
+
+@pytest.mark.parametrize("wrong", [_gradient_only, _without_error_term, _sign_flipped])
+def test_latent_attribution_rejects(wrong):
+    assert run_check("latent_attribution", wrong).status == "failed"

@@ -36,6 +36,7 @@ from course_utils.lm import (
     sample,
     save_lm,
     sparse_codes,
+    sparse_decode,
     top_k_dense,
     top_k_sparse,
     train_lm,
@@ -170,6 +171,10 @@ def test_top_k_of_sparse_codes_matches_the_dense_top_k():
     assert torch.allclose(values[:11], ref_values[:11]) and torch.equal(rows[:11], ref_rows[:11])
     assert rows[11].tolist() == [-1, -1, -1] and values[11].tolist() == [0.0, 0.0, 0.0]
     assert torch.equal(unit_values(codes, 2).sort().values, dense[:, 2][dense[:, 2] > 0].sort().values)
+    W_dec, b_dec = torch.randn(12, 5, generator=g), torch.randn(5, generator=g)
+    assert torch.allclose(sparse_decode(codes, W_dec, b_dec), dense @ W_dec + b_dec, atol=1e-5)
+    with pytest.raises(ValueError, match="units"):
+        sparse_decode(codes, W_dec[:3], b_dec)
 
 
 def test_contexts_stay_inside_the_window():

@@ -16,6 +16,7 @@ from torch import Tensor
 
 from course_utils.exercises import Case, Verifier, call_each, judge_each, make_exercise, verifier
 from course_utils.lm.model import HOOK_POST, LMConfig, make_model
+from course_utils.sae import SAEConfig, make_sae, normalize_decoder_, project_decoder_grad_
 
 NOTEBOOK = "09_saes_on_a_transformer"
 
@@ -151,6 +152,200 @@ def _judge_splice_hook(got: list, expected: list) -> int:
     return judge_each(got, expected, [f"reconstruct = {description}" for _, description in SPLICE_CASES],
                       atol=1e-4, rtol=1e-4, where="the model's logits with your hook")
 
+# ---------------------------------------------------------------------------------------------- the learner's SAE
+
+
+def train_sae(sae: Any, acts: Float[Tensor, "batch hidden"], *, steps: int, batch_size: int, lr: float,
+              generator: torch.Generator) -> list[float]:
+    """Train a (TopK) SAE in place with Adam on random batches of rows; keep the decoder directions unit-norm."""
+    optimizer = torch.optim.Adam(sae.parameters(), lr=lr)
+    losses = []
+    for _ in range(steps):
+        x = acts[torch.randint(0, len(acts), (batch_size,), generator=generator)]
+        loss = sae.losses(x, sae(x))["loss"].sum()
+        optimizer.zero_grad()
+        loss.backward()
+        project_decoder_grad_(sae)
+        optimizer.step()
+        normalize_decoder_(sae)
+        losses.append(loss.item())
+    return losses
+
+
+_TRAIN_CASE = dict(steps=200, batch_size=128, lr=5e-3)
+
+
+@cache
+def _sparse_rows(seed: int) -> tuple[Tensor, Tensor]:
+    """Rows made of 64 random unit features in 32 dimensions, about 3 active at a time (train, held out)."""
+    g = torch.Generator().manual_seed(seed)
+    features = torch.randn(64, 32, generator=g)
+    features /= features.norm(dim=1, keepdim=True)
+    active = torch.rand(6144, 64, generator=g) < 3 / 64
+    rows = (active * torch.rand(6144, 64, generator=g)) @ features
+    return rows[:4096], rows[4096:]
+
+
+def _fresh_sae() -> Any:
+    sae = make_sae(SAEConfig(d_in=32, d_sae=64, kind="topk", k=4), generator=torch.Generator().manual_seed(65))
+    return sae
+
+
+@torch.no_grad()
+def _held_out_mse(sae: Any, rows: Tensor) -> float:
+    return float((sae(rows).x_hat[:, 0] - rows).pow(2).sum(-1).mean())
+
+
+@cache
+def _reference_train_mse() -> float:
+    train_rows, held_out = _sparse_rows(66)
+    sae = _fresh_sae()
+    train_sae(sae, train_rows, generator=torch.Generator().manual_seed(67), **_TRAIN_CASE)
+    return _held_out_mse(sae, held_out)
+
+
+def verify_train_sae(candidate: Callable[..., Any]) -> int:
+    """Train a fresh SAE with the candidate on toy rows; judge the SAE it produces on held-out rows."""
+    train_rows, held_out = _sparse_rows(66)
+    before = train_rows.clone()
+    sae = _fresh_sae()
+    inputs = (f"a TopK SAE (32 -> 64 latents, k=4) on 4096 rows of 64 sparse features in 32 dimensions, "
+              f"steps={_TRAIN_CASE['steps']}, batch_size={_TRAIN_CASE['batch_size']}, lr={_TRAIN_CASE['lr']}")
+    try:
+        candidate(sae, train_rows, generator=torch.Generator().manual_seed(67), **_TRAIN_CASE)
+    except (NotImplementedError, CheckFailure):
+        raise
+    except Exception as error:
+        raise CheckFailure(f"raised {type(error).__name__}: {error}", inputs=inputs) from error
+    if not torch.equal(train_rows, before):
+        raise CheckFailure("your loop changed the activations it was given; sample batches without writing to acts",
+                           inputs=inputs)
+    norms = sae.W_dec.detach().norm(dim=-1)
+    if (norms - 1).abs().max() > 1e-3:
+        raise CheckFailure(f"the decoder directions must stay unit-norm after training; their norms range "
+                           f"{float(norms.min()):.3f}..{float(norms.max()):.3f} (renormalise after each step)", inputs=inputs)
+    start, got, expected = _held_out_mse(_fresh_sae(), held_out), _held_out_mse(sae, held_out), _reference_train_mse()
+    if not got <= 1.25 * expected + 1e-3:
+        raise CheckFailure(f"held-out reconstruction error {got:.4f}: expected at most {1.25 * expected:.4f} "
+                           f"(the reference loop reaches {expected:.4f}; the untrained SAE {start:.4f})", inputs=inputs)
+    return 1
+
+
+# ---------------------------------------------------------------------------------------------- ablation
+
+
+def ablated_reconstruction(sae: Any, x: Float[Tensor, "batch hidden"], latent: int) -> Float[Tensor, "batch hidden"]:
+    """The SAE's reconstruction of x with one latent's contribution f_j d_j removed (the others unchanged)."""
+    f = sae.encode(x)[:, 0].clone()
+    f[:, latent] = 0.0
+    return sae.decode(f[:, None])[:, 0]
+
+
+@cache
+def _small_sae(seed: int, d_in: int = 64, d_sae: int = 128, k: int = 8) -> Any:
+    """A random TopK SAE with small positive encoder biases, so that more than k pre-activations are positive."""
+    sae = make_sae(SAEConfig(d_in=d_in, d_sae=d_sae, kind="topk", k=k), generator=torch.Generator().manual_seed(seed))
+    g = torch.Generator().manual_seed(seed + 1)
+    with torch.no_grad():
+        sae.b_enc.copy_(0.1 * torch.rand(sae.b_enc.shape, generator=g))
+        sae.b_dec.copy_(0.1 * torch.randn(sae.b_dec.shape, generator=g))
+    return sae.eval()
+
+
+def _ablated_reconstruction_cases() -> list[Case]:
+    sae = _small_sae(70)
+    g = torch.Generator().manual_seed(71)
+    x = torch.randn(40, 64, generator=g)
+    with torch.no_grad():
+        busiest = int((sae.encode(x)[:, 0] > 0).sum(0).argmax())
+        silent = int((sae.encode(x)[:, 0] > 0).sum(0).argmin())
+    return [
+        Case((sae, x, busiest), description=f"a random TopK SAE (64 -> 128, k=8), 40 random rows, latent {busiest} (fires most)"),
+        Case((sae, x, silent), description=f"the same SAE and rows, latent {silent} (fires least)"),
+        Case((sae, x[:1], busiest), description=f"one row, latent {busiest}"),
+    ]
+
+
+# ---------------------------------------------------------------------------------------------- steering
+
+
+def steering_hook(direction: Float[Tensor, " hidden"], multiple: float) -> tuple[str, Callable[[Tensor, Any], Tensor]]:
+    """The (hook name, hook) pair that adds multiple * direction to the MLP activations at every position."""
+
+    def hook(activation: Tensor, hook: Any) -> Tensor:
+        return activation + multiple * direction
+
+    return "blocks.0.mlp.hook_post", hook
+
+
+def verify_steering_hook(candidate: Callable[..., Any]) -> int:
+    """Run a small model with the candidate's (name, hook) and compare the logits with the reference's."""
+    model, tokens = _small_model(3), _tokens(4, 2, 16)
+    g = torch.Generator().manual_seed(72)
+    direction = torch.randn(64, generator=g)
+    cases = [(direction, 2.0, "a random direction, multiple 2"), (direction, -0.5, "the same direction, multiple -0.5"),
+             (torch.eye(64)[5], 3.0, "neuron 5's one-hot direction, multiple 3"),
+             (direction, 0.0, "multiple 0 (the clean model)")]
+    for vector, multiple, description in cases:
+        expected = model.run_with_hooks(tokens, fwd_hooks=[steering_hook(vector, multiple)]).detach()
+        try:
+            pair = candidate(vector, multiple)
+            if not (isinstance(pair, tuple) and len(pair) == 2 and isinstance(pair[0], str) and callable(pair[1])):
+                raise CheckFailure(f"return a (hook name, hook function) pair, got {type(pair).__name__}",
+                                   inputs=description)
+            got = model.run_with_hooks(tokens, fwd_hooks=[pair]).detach()
+        except (NotImplementedError, CheckFailure):
+            raise
+        except Exception as error:
+            raise CheckFailure(f"raised {type(error).__name__}: {error}", inputs=description) from error
+        try:
+            compare_values(got, expected, atol=1e-4, rtol=1e-4, where=f"the logits with your hook (on {pair[0]!r})")
+        except CheckFailure as failure:
+            failure.inputs = description
+            raise
+    return len(cases)
+
+
+# ---------------------------------------------------------------------------------------------- attribution
+
+
+def latent_attribution(model: Any, sae: Any, tokens: Int[Tensor, "batch pos"],
+                       metric: Callable[[Tensor], Tensor]) -> Float[Tensor, "batch pos d_sae"]:
+    """Activation x gradient f_j * dM/df_j of a scalar metric of the logits, for every latent at every position."""
+    store = {}
+
+    def hook(activation, hook):
+        rows = activation.reshape(-1, activation.shape[-1])
+        f = sae.encode(rows)[:, 0].detach().requires_grad_(True)
+        x_hat = sae.decode(f[:, None])[:, 0]
+        store["f"] = f
+        return (x_hat + (rows - x_hat).detach()).reshape(activation.shape)
+
+    logits = model.run_with_hooks(tokens, fwd_hooks=[("blocks.0.mlp.hook_post", hook)])
+    (grad,) = torch.autograd.grad(metric(logits), store["f"])
+    return (store["f"] * grad).detach().reshape(*tokens.shape, -1)
+
+
+def _logit_metric(batch: int, pos: int, byte: int) -> Callable[[Tensor], Tensor]:
+    return lambda logits: logits[batch, pos, byte]
+
+
+def _loss_metric(tokens: Tensor) -> Callable[[Tensor], Tensor]:
+    def metric(logits: Tensor) -> Tensor:
+        return torch.nn.functional.cross_entropy(logits[:, :-1].flatten(0, 1), tokens[:, 1:].flatten(), reduction="sum")
+    return metric
+
+
+def _latent_attribution_cases() -> list[Case]:
+    model, sae = _small_model(5), _small_sae(73)
+    tokens = _tokens(5, 2, 16)
+    return [
+        Case((model, sae, tokens, _logit_metric(1, 9, 101)),
+             description="a random model and TopK SAE (64 -> 128, k=8); metric: the logit of byte 'e' at (1, 9)"),
+        Case((model, sae, tokens, _loss_metric(tokens)),
+             description="the same; metric: the summed next-byte loss of 2 windows of 16 bytes"),
+    ]
+
 
 make_exercise(
     name="mlp_activations",
@@ -166,6 +361,14 @@ make_exercise(
     reference=top_k_rows,
     verify=verifier(top_k_rows, _top_k_rows_cases),
     summary="the rows of a unit's k largest activations, largest first",
+)
+
+make_exercise(
+    name="train_sae",
+    notebook=NOTEBOOK,
+    reference=train_sae,
+    verify=verify_train_sae,
+    summary="the SAE training loop: Adam on random batches, decoder kept unit-norm; judged by the SAE it makes",
 )
 
 make_exercise(
@@ -190,4 +393,28 @@ make_exercise(
     reference=token_purity,
     verify=verifier(token_purity, _token_purity_cases),
     summary="the monosemanticity score: share of the top-k tokens equal to the most common one",
+)
+
+make_exercise(
+    name="ablated_reconstruction",
+    notebook=NOTEBOOK,
+    reference=ablated_reconstruction,
+    verify=verifier(ablated_reconstruction, _ablated_reconstruction_cases),
+    summary="the reconstruction without one latent's output f_j d_j (not its pre-activation)",
+)
+
+make_exercise(
+    name="steering_hook",
+    notebook=NOTEBOOK,
+    reference=steering_hook,
+    verify=verify_steering_hook,
+    summary="the (hook_post, hook) pair that adds multiple * direction at every position",
+)
+
+make_exercise(
+    name="latent_attribution",
+    notebook=NOTEBOOK,
+    reference=latent_attribution,
+    verify=verifier(latent_attribution, _latent_attribution_cases, atol=1e-4, rtol=1e-3),
+    summary="activation x gradient of a metric for every latent, with the SAE's error term kept",
 )

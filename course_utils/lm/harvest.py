@@ -15,7 +15,7 @@ from jaxtyping import Float, Int
 from torch import Tensor
 
 from course_utils.lm.evaluate import windows_batches
-from course_utils.lm.model import HOOK_POST
+from course_utils.lm.model import HOOK_POST, HOOK_RESID_MID
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -31,6 +31,11 @@ class Harvest:
     """Position of the row's token in its window of n_ctx tokens (the model sees only that window)."""
     tokens: Int[Tensor, " batch"]
     """The token at (doc, pos): the one the model reads when the activation is computed."""
+    next_tokens: Int[Tensor, " batch"]
+    """The token the model predicts at that row (the next one in its window; -1 at the window's end)."""
+    resid_mid: Float[Tensor, "batch d_model"] | None = None
+    """The residual stream before the MLP (blocks.0.hook_resid_mid), when harvested with_resid_mid:
+    with `acts` it fixes the row's logits (course_utils.lm.interventions.mlp_tail_logits)."""
 
 
 @torch.no_grad()
@@ -41,25 +46,33 @@ def harvest(
     *,
     hook_name: str = HOOK_POST,
     batch_size: int = 64,
+    with_resid_mid: bool = False,
 ) -> Harvest:
-    """Run the model over windows in chunks and keep the hook's activations at every position."""
+    """Run the model over windows in chunks and keep the hook's activations at every position
+    (and the residual stream before the MLP, with_resid_mid)."""
     if windows.ndim != 2 or origins.shape != (len(windows), 2):
         raise ValueError(
             f"windows {tuple(windows.shape)} and origins {tuple(origins.shape)} do not match; "
             "pass both as returned by course_utils.data.text.document_windows"
         )
-    chunks = []
+    chunks, mids = [], []
+    names = {hook_name, HOOK_RESID_MID} if with_resid_mid else {hook_name}
     for batch in windows_batches(windows, batch_size):
-        _, cache = model.run_with_cache(batch, names_filter=hook_name, return_type=None)
+        _, cache = model.run_with_cache(batch, names_filter=lambda name: name in names, return_type=None)
         chunks.append(cache[hook_name].flatten(0, 1))
+        if with_resid_mid:
+            mids.append(cache[HOOK_RESID_MID].flatten(0, 1))
     n_ctx = windows.shape[1]
     offsets = torch.arange(n_ctx)
+    following = torch.cat([windows[:, 1:], torch.full((len(windows), 1), -1, dtype=windows.dtype)], dim=1)
     return Harvest(
         acts=torch.cat(chunks),
         doc=origins[:, 0].repeat_interleave(n_ctx),
         pos=(origins[:, 1:2] + offsets).flatten(),
         window_pos=offsets.repeat(len(windows)),
         tokens=windows.flatten(),
+        next_tokens=following.flatten(),
+        resid_mid=torch.cat(mids) if with_resid_mid else None,
     )
 
 
@@ -101,6 +114,17 @@ def sparse_codes(
         values.append(codes[r, u].float())
     return SparseActs(rows=torch.cat(rows), units=torch.cat(units), values=torch.cat(values),
                       n_rows=len(acts), n_units=n_units)
+
+
+def sparse_decode(
+    codes: SparseActs, W_dec: Float[Tensor, "d_sae hidden"], b_dec: Float[Tensor, " hidden"]
+) -> Float[Tensor, "batch hidden"]:
+    """The reconstructions W_dec f + b_dec of sparse codes, without building the dense [batch, d_sae] matrix."""
+    if W_dec.shape[0] != codes.n_units:
+        raise ValueError(f"W_dec has {W_dec.shape[0]} rows but the codes have {codes.n_units} units")
+    f = torch.sparse_coo_tensor(torch.stack([codes.rows, codes.units]), codes.values.to(W_dec.dtype),
+                                (codes.n_rows, codes.n_units), check_invariants=False)
+    return torch.sparse.mm(f, W_dec) + b_dec
 
 
 def top_k_sparse(codes: SparseActs, k: int) -> tuple[Float[Tensor, "d_sae k"], Int[Tensor, "d_sae k"]]:

@@ -17,6 +17,8 @@ from course_utils.data.text import VOCAB_SIZE, decode, encode
 
 HOOK_POST = "blocks.0.mlp.hook_post"
 """The MLP neurons' activations (after GELU): what the SAE of this chapter reads and rewrites."""
+HOOK_RESID_MID = "blocks.0.hook_resid_mid"
+"""The residual stream after attention, before the MLP: with hook_post, all that the logits depend on."""
 WEIGHTS_NAME = "lm_stdlib.safetensors"
 RECORD_NAME = "lm_stdlib.json"
 
@@ -126,14 +128,21 @@ def load_lm(folder: Path | str | None = None) -> Any:
 
 @torch.no_grad()
 def sample(
-    model: Any, prompt: str, n_bytes: int, *, generator: torch.Generator, temperature: float = 1.0
+    model: Any,
+    prompt: str,
+    n_bytes: int,
+    *,
+    generator: torch.Generator,
+    temperature: float = 1.0,
+    fwd_hooks: list[tuple[str, Any]] | None = None,
 ) -> str:
-    """Continue a prompt byte by byte, sampling from the model (temperature 0: greedy)."""
+    """Continue a prompt byte by byte, sampling from the model (temperature 0: greedy), with hooks if given."""
     tokens = encode(prompt)
     if len(tokens) == 0:
         raise ValueError("the prompt is empty; give at least one character, e.g. 'def '")
     for _ in range(n_bytes):
-        logits = model(tokens[None, -model.cfg.n_ctx :], return_type="logits")[0, -1]
+        logits = model.run_with_hooks(tokens[None, -model.cfg.n_ctx :], return_type="logits",
+                                      fwd_hooks=fwd_hooks or [])[0, -1]
         if temperature == 0:
             nxt = logits.argmax()
         else:
