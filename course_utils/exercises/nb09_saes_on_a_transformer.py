@@ -14,7 +14,15 @@ import torch
 from jaxtyping import Float, Int
 from torch import Tensor
 
-from course_utils.exercises import Case, Verifier, call_each, judge_each, make_exercise, verifier
+from course_utils.exercises import (
+    Case,
+    CheckFailure,
+    Verifier,
+    call_each,
+    judge_each,
+    make_exercise,
+    verifier,
+)
 from course_utils.lm.model import HOOK_POST, LMConfig, make_model
 from course_utils.sae import SAEConfig, make_sae, normalize_decoder_, project_decoder_grad_
 
@@ -196,38 +204,35 @@ def _held_out_mse(sae: Any, rows: Tensor) -> float:
     return float((sae(rows).x_hat[:, 0] - rows).pow(2).sum(-1).mean())
 
 
-@cache
-def _reference_train_mse() -> float:
-    train_rows, held_out = _sparse_rows(66)
-    sae = _fresh_sae()
-    train_sae(sae, train_rows, generator=torch.Generator().manual_seed(67), **_TRAIN_CASE)
-    return _held_out_mse(sae, held_out)
+TRAIN_INPUTS = (f"a TopK SAE (32 -> 64 latents, k=4) on 4096 rows of 64 sparse features in 32 dimensions, "
+                f"steps={_TRAIN_CASE['steps']}, batch_size={_TRAIN_CASE['batch_size']}, lr={_TRAIN_CASE['lr']}")
 
 
-def verify_train_sae(candidate: Callable[..., Any]) -> int:
-    """Train a fresh SAE with the candidate on toy rows; judge the SAE it produces on held-out rows."""
+def _probe_train_sae(candidate: Callable[..., Any]) -> dict[str, Any]:
+    """Train a fresh SAE with the candidate on toy rows; what the SAE it produces looks like, as plain numbers."""
     train_rows, held_out = _sparse_rows(66)
-    before = train_rows.clone()
+    rows = train_rows.clone()
     sae = _fresh_sae()
-    inputs = (f"a TopK SAE (32 -> 64 latents, k=4) on 4096 rows of 64 sparse features in 32 dimensions, "
-              f"steps={_TRAIN_CASE['steps']}, batch_size={_TRAIN_CASE['batch_size']}, lr={_TRAIN_CASE['lr']}")
-    try:
-        candidate(sae, train_rows, generator=torch.Generator().manual_seed(67), **_TRAIN_CASE)
-    except (NotImplementedError, CheckFailure):
-        raise
-    except Exception as error:
-        raise CheckFailure(f"raised {type(error).__name__}: {error}", inputs=inputs) from error
-    if not torch.equal(train_rows, before):
-        raise CheckFailure("your loop changed the activations it was given; sample batches without writing to acts",
-                           inputs=inputs)
+    candidate(sae, rows, generator=torch.Generator().manual_seed(67), **_TRAIN_CASE)
     norms = sae.W_dec.detach().norm(dim=-1)
-    if (norms - 1).abs().max() > 1e-3:
+    return {"acts_unchanged": bool(torch.equal(rows, train_rows)), "norm_min": float(norms.min()),
+            "norm_max": float(norms.max()), "held_out_mse": _held_out_mse(sae, held_out)}
+
+
+def _judge_train_sae(got: Any, expected: Any) -> int:
+    """The candidate's SAE against the reference loop's: unit-norm decoder, held-out error within 25%."""
+    if not isinstance(got, dict):
+        raise CheckFailure("its check recorded no outputs", inputs=TRAIN_INPUTS)
+    if not got["acts_unchanged"]:
+        raise CheckFailure("your loop changed the activations it was given; sample batches without writing to acts",
+                           inputs=TRAIN_INPUTS)
+    if max(abs(got["norm_min"] - 1), abs(got["norm_max"] - 1)) > 1e-3:
         raise CheckFailure(f"the decoder directions must stay unit-norm after training; their norms range "
-                           f"{float(norms.min()):.3f}..{float(norms.max()):.3f} (renormalise after each step)", inputs=inputs)
-    start, got, expected = _held_out_mse(_fresh_sae(), held_out), _held_out_mse(sae, held_out), _reference_train_mse()
-    if not got <= 1.25 * expected + 1e-3:
-        raise CheckFailure(f"held-out reconstruction error {got:.4f}: expected at most {1.25 * expected:.4f} "
-                           f"(the reference loop reaches {expected:.4f}; the untrained SAE {start:.4f})", inputs=inputs)
+                           f"{got['norm_min']:.3f}..{got['norm_max']:.3f} (renormalise after each step)", inputs=TRAIN_INPUTS)
+    reference, start = expected["held_out_mse"], _held_out_mse(_fresh_sae(), _sparse_rows(66)[1])
+    if not got["held_out_mse"] <= 1.25 * reference + 1e-3:
+        raise CheckFailure(f"held-out reconstruction error {got['held_out_mse']:.4f}: expected at most {1.25 * reference:.4f} "
+                           f"(the reference loop reaches {reference:.4f}; the untrained SAE {start:.4f})", inputs=TRAIN_INPUTS)
     return 1
 
 
@@ -278,32 +283,32 @@ def steering_hook(direction: Float[Tensor, " hidden"], multiple: float) -> tuple
     return "blocks.0.mlp.hook_post", hook
 
 
-def verify_steering_hook(candidate: Callable[..., Any]) -> int:
-    """Run a small model with the candidate's (name, hook) and compare the logits with the reference's."""
-    model, tokens = _small_model(3), _tokens(4, 2, 16)
+def _steering_cases() -> list[Case]:
     g = torch.Generator().manual_seed(72)
     direction = torch.randn(64, generator=g)
-    cases = [(direction, 2.0, "a random direction, multiple 2"), (direction, -0.5, "the same direction, multiple -0.5"),
-             (torch.eye(64)[5], 3.0, "neuron 5's one-hot direction, multiple 3"),
-             (direction, 0.0, "multiple 0 (the clean model)")]
-    for vector, multiple, description in cases:
-        expected = model.run_with_hooks(tokens, fwd_hooks=[steering_hook(vector, multiple)]).detach()
-        try:
-            pair = candidate(vector, multiple)
-            if not (isinstance(pair, tuple) and len(pair) == 2 and isinstance(pair[0], str) and callable(pair[1])):
-                raise CheckFailure(f"return a (hook name, hook function) pair, got {type(pair).__name__}",
-                                   inputs=description)
-            got = model.run_with_hooks(tokens, fwd_hooks=[pair]).detach()
-        except (NotImplementedError, CheckFailure):
-            raise
-        except Exception as error:
-            raise CheckFailure(f"raised {type(error).__name__}: {error}", inputs=description) from error
-        try:
-            compare_values(got, expected, atol=1e-4, rtol=1e-4, where=f"the logits with your hook (on {pair[0]!r})")
-        except CheckFailure as failure:
-            failure.inputs = description
-            raise
-    return len(cases)
+    return [Case((direction, 2.0), description="a random direction, multiple 2"),
+            Case((direction, -0.5), description="the same direction, multiple -0.5"),
+            Case((torch.eye(64)[5], 3.0), description="neuron 5's one-hot direction, multiple 3"),
+            Case((direction, 0.0), description="multiple 0 (the clean model)")]
+
+
+def _probe_steering_hook(make_pair: Callable[..., Any]) -> list:
+    """For each case, the hook name the candidate returns and a small model's logits with its hook."""
+    model, tokens = _small_model(3), _tokens(4, 2, 16)
+
+    def run(vector: Tensor, multiple: float) -> tuple[str, Tensor]:
+        pair = make_pair(vector, multiple)
+        if not (isinstance(pair, tuple) and len(pair) == 2 and isinstance(pair[0], str) and callable(pair[1])):
+            raise TypeError(f"return a (hook name, hook function) pair, got {type(pair).__name__}")
+        return pair[0], model.run_with_hooks(tokens, fwd_hooks=[pair]).detach()
+
+    return call_each(run, _steering_cases())
+
+
+def _judge_steering_hook(got: Any, expected: Any) -> int:
+    """The hook name and the logits with the candidate's hook against the reference's, case by case."""
+    return judge_each(got, expected, [case.describe() for case in _steering_cases()], atol=1e-4, rtol=1e-4,
+                      where="(hook name, logits with your hook)")
 
 
 # ---------------------------------------------------------------------------------------------- attribution
@@ -367,7 +372,7 @@ make_exercise(
     name="train_sae",
     notebook=NOTEBOOK,
     reference=train_sae,
-    verify=verify_train_sae,
+    verify=Verifier(train_sae, _probe_train_sae, _judge_train_sae, inputs=TRAIN_INPUTS),
     summary="the SAE training loop: Adam on random batches, decoder kept unit-norm; judged by the SAE it makes",
 )
 
@@ -407,7 +412,7 @@ make_exercise(
     name="steering_hook",
     notebook=NOTEBOOK,
     reference=steering_hook,
-    verify=verify_steering_hook,
+    verify=Verifier(steering_hook, _probe_steering_hook, _judge_steering_hook),
     summary="the (hook_post, hook) pair that adds multiple * direction at every position",
 )
 
