@@ -21,6 +21,7 @@ NOTEBOOKS: dict[str, str] = {
     "04_feature_geometry": "course_utils.exercises.nb04_feature_geometry",
     "07_sparse_autoencoders": "course_utils.exercises.nb07_sparse_autoencoders",
     "09_saes_on_a_transformer": "course_utils.exercises.nb09_saes_on_a_transformer",
+    "10_transcoders_and_attribution": "course_utils.exercises.nb10_transcoders_and_attribution",
 }
 """Each course notebook's id and the module holding its exercises' references and verifiers."""
 
@@ -34,7 +35,7 @@ ASSETS = Path(__file__).resolve().parent / "assets"
 
 
 def add_commands(commands: argparse._SubParsersAction) -> None:
-    """The course's own `course` subcommands: `course train-lm`."""
+    """The course's own `course` subcommands: `course train-lm`, `course train-transcoder`."""
     train_lm = commands.add_parser(
         "train-lm",
         help="train the small transformer of notebook 09 on the stdlib's source",
@@ -46,6 +47,17 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
     train_lm.add_argument("--seed", type=int, default=0, help="seed of the initialisation and the batches (default 0)")
     train_lm.add_argument("--out", default="lm_stdlib", help="output folder (default ./lm_stdlib)")
     train_lm.set_defaults(func=_cmd_train_lm)
+    train_tc = commands.add_parser(
+        "train-transcoder",
+        help="train the transcoder of notebook 10 on the shipped model's MLP",
+        description="Train a TopK transcoder from the shipped model's MLP input to its output on train-split text, "
+        "score it on held-out text; write OUT/lm_transcoder.safetensors and OUT/lm_transcoder.json.",
+    )
+    train_tc.add_argument("--steps", type=int, default=3000, help="optimiser steps of 1024 rows (default 3000)")
+    train_tc.add_argument("--windows", type=int, default=1024, help="train windows of 128 bytes harvested (default 1024)")
+    train_tc.add_argument("--seed", type=int, default=0, help="seed of the initialisation, windows and batches (default 0)")
+    train_tc.add_argument("--out", default="lm_transcoder", help="output folder (default ./lm_transcoder)")
+    train_tc.set_defaults(func=_cmd_train_transcoder)
 
 
 def _cmd_train_lm(args: argparse.Namespace) -> int:
@@ -54,6 +66,16 @@ def _cmd_train_lm(args: argparse.Namespace) -> int:
     cfg = LMTrainConfig(steps=args.steps, batch_size=args.batch_size, seed=args.seed)
     command = f"course train-lm --steps {args.steps} --batch-size {args.batch_size} --seed {args.seed} --out {args.out}"
     print(json.dumps(train_and_save(args.out, cfg, command=command), indent=2))
+    return 0
+
+
+def _cmd_train_transcoder(args: argparse.Namespace) -> int:
+    from course_utils.lm.transcoder import TranscoderTrainConfig, train_and_save_transcoder
+
+    command = f"course train-transcoder --steps {args.steps} --windows {args.windows} --seed {args.seed} --out {args.out}"
+    record = train_and_save_transcoder(args.out, train_cfg=TranscoderTrainConfig(steps=args.steps, seed=args.seed),
+                                       n_windows=args.windows, command=command)
+    print(json.dumps(record, indent=2))
     return 0
 
 
