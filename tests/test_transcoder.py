@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import platform
+
 import pytest
 import torch
 
-from course_utils.lm import bits_per_byte, held_out_windows, load_lm, loss_recovered
+from course_utils.lm import bits_per_byte, held_out_windows, load_lm, load_record
 from course_utils.lm.model import LMConfig, make_model
 from course_utils.lm.transcoder import (
     MLPPairs,
@@ -70,9 +72,12 @@ def test_shipped_transcoder_matches_its_record():
     assert tc.cfg == TranscoderConfig(**record["transcoder"])
     _, windows, _ = held_out_windows(model.cfg.n_ctx)
     scored = scored_windows(windows)
+    # the held-out text is this interpreter's stdlib: exact on the Python the model was trained on (its record's)
+    tolerance = 2e-3 if platform.python_version() == load_record()["python"] else 0.15
     with torch.no_grad():
+        clean = bits_per_byte(model, scored)
         spliced = bits_per_byte(model, scored, fwd_hooks=transcoder_hooks(model, tc))
-    assert spliced == pytest.approx(record["eval_spliced_bits_per_byte"], abs=2e-3)
-    assert record["eval_loss_recovered"] > 0.8  # what notebook 10 says of it
-    recovered = loss_recovered(record["eval_clean_bits_per_byte"], spliced, record["eval_ablated_bits_per_byte"])
-    assert recovered == pytest.approx(record["eval_loss_recovered"], abs=2e-3)
+    assert clean == pytest.approx(record["eval_clean_bits_per_byte"], abs=tolerance)
+    assert spliced == pytest.approx(record["eval_spliced_bits_per_byte"], abs=tolerance)
+    assert spliced < clean + 0.3  # the transcoder keeps most of what the MLP adds (removing it costs 2.4 bits)
+    assert record["eval_loss_recovered"] > 0.85  # what notebook 10 says of it
