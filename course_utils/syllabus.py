@@ -87,7 +87,7 @@ def doctor_checks() -> list[Callable[[], Finding]]:
 def check_lm_weights(assets: Path | None = None) -> Finding:
     """The shipped transformer checkpoint of notebook 09: present, and it loads with the network off."""
     assets = ASSETS if assets is None else Path(assets)
-    weights = sorted(assets.glob("*.safetensors"))
+    weights = sorted(assets.glob("lm_stdlib*.safetensors"))  # the transformer, not the transcoder beside it
     item = "shipped model weights"
     if not weights:
         return Finding(item=item, status="warn", detail=f"none in {assets} (notebook 09 loads them from there)",

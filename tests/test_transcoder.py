@@ -81,3 +81,13 @@ def test_shipped_transcoder_matches_its_record():
     assert spliced == pytest.approx(record["eval_spliced_bits_per_byte"], abs=tolerance)
     assert spliced < clean + 0.3  # the transcoder keeps most of what the MLP adds (removing it costs 2.4 bits)
     assert record["eval_loss_recovered"] > 0.85  # what notebook 10 says of it
+
+
+def test_course_train_transcoder_writes_a_loadable_asset(tmp_path):
+    from course_utils.course.cli import main
+
+    assert main(["train-transcoder", "--steps", "3", "--windows", "2", "--seed", "1", "--out", str(tmp_path)]) == 0
+    record = load_transcoder_record(tmp_path)
+    assert record["command"].startswith("course train-transcoder --steps 3 --windows 2 --seed 1")
+    assert record["train_rows"] == 2 * 128 and record["train"]["steps"] == 3
+    assert load_transcoder(tmp_path).cfg == TranscoderConfig(**record["transcoder"])

@@ -14,6 +14,7 @@ circuits, Ameisen et al. (2025, "Constructing an attribution graph") for freezin
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -128,7 +129,9 @@ def attribute(model: Any, transcoder: Transcoder, frozen: FrozenPrompt, position
     )
 
 
-def ablate_latents_hook(transcoder: Transcoder, acts: Float[Tensor, " active"], latents: Int[Tensor, " active"], position: int):
+def ablate_latents_hook(
+    transcoder: Transcoder, acts: Float[Tensor, " active"], latents: Int[Tensor, " active"], position: int
+) -> Callable[[Tensor, Any], Tensor]:
     """A hook on the MLP output that removes the given latents' writes f_j W_dec_j at one position (the rest untouched)."""
     removed = (acts[:, None] * transcoder.W_dec[latents]).sum(0).detach()
 
