@@ -24,6 +24,7 @@ NOTEBOOKS: dict[str, str] = {
     "07_sparse_autoencoders": "course_utils.exercises.nb07_sparse_autoencoders",
     "08_sae_variants": "course_utils.exercises.nb08_sae_variants",
     "09_saes_on_a_transformer": "course_utils.exercises.nb09_saes_on_a_transformer",
+    "10_transcoders_and_attribution": "course_utils.exercises.nb10_transcoders_and_attribution",
 }
 """Each course notebook's id and the module holding its exercises' references and verifiers."""
 
@@ -37,7 +38,7 @@ ASSETS = Path(__file__).resolve().parent / "assets"
 
 
 def add_commands(commands: argparse._SubParsersAction) -> None:
-    """The course's own `course` subcommands: `course train-lm`, `course train-saes`."""
+    """The course's own `course` subcommands: `course train-lm`, `course train-saes`, `course train-transcoder`."""
     train_lm = commands.add_parser(
         "train-lm",
         help="train the small transformer of notebook 09 on the stdlib's source",
@@ -60,6 +61,17 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
     train_saes.add_argument("--seed", type=int, default=0, help="seed of the initialisation and the batches (default 0)")
     train_saes.add_argument("--out", default="sae_stdlib", help="output folder (default ./sae_stdlib)")
     train_saes.set_defaults(func=_cmd_train_saes)
+    train_tc = commands.add_parser(
+        "train-transcoder",
+        help="train the transcoder of notebook 10 on the shipped model's MLP",
+        description="Train a TopK transcoder from the shipped model's MLP input to its output on train-split text, "
+        "score it on held-out text; write OUT/lm_transcoder.safetensors and OUT/lm_transcoder.json.",
+    )
+    train_tc.add_argument("--steps", type=int, default=3000, help="optimiser steps of 1024 rows (default 3000)")
+    train_tc.add_argument("--windows", type=int, default=1024, help="train windows of 128 bytes harvested (default 1024)")
+    train_tc.add_argument("--seed", type=int, default=0, help="seed of the initialisation, windows and batches (default 0)")
+    train_tc.add_argument("--out", default="lm_transcoder", help="output folder (default ./lm_transcoder)")
+    train_tc.set_defaults(func=_cmd_train_transcoder)
 
 
 def _cmd_train_lm(args: argparse.Namespace) -> int:
@@ -81,6 +93,16 @@ def _cmd_train_saes(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_train_transcoder(args: argparse.Namespace) -> int:
+    from course_utils.lm.transcoder import TranscoderTrainConfig, train_and_save_transcoder
+
+    command = f"course train-transcoder --steps {args.steps} --windows {args.windows} --seed {args.seed} --out {args.out}"
+    record = train_and_save_transcoder(args.out, train_cfg=TranscoderTrainConfig(steps=args.steps, seed=args.seed),
+                                       n_windows=args.windows, command=command)
+    print(json.dumps(record, indent=2))
+    return 0
+
+
 def doctor_checks() -> list[Callable[[], Finding]]:
     """The course's own items of `course doctor`, after the environment's."""
     return [check_lm_weights]
@@ -89,7 +111,7 @@ def doctor_checks() -> list[Callable[[], Finding]]:
 def check_lm_weights(assets: Path | None = None) -> Finding:
     """The shipped transformer checkpoint of notebook 09: present, and it loads with the network off."""
     assets = ASSETS if assets is None else Path(assets)
-    weights = sorted(assets.glob("lm_*.safetensors"))
+    weights = sorted(assets.glob("lm_stdlib*.safetensors"))  # the transformer, not the transcoder beside it
     item = "shipped model weights"
     if not weights:
         return Finding(item=item, status="warn", detail=f"none in {assets} (notebook 09 loads them from there)",
