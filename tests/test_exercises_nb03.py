@@ -145,14 +145,14 @@ def _optimum(score, d_hidden, *, n_divisor=None, largest=True):
 
 
 WRONG_LINEAR_OPTIMUM = {
-    "keeps the most important, not the most variable": lambda I, p, m: (
-        (I * _variance(p)).sum(-1) - (I * _variance(p)).gather(-1, I.topk(m, dim=-1).indices).sum(-1)
-    ) / I.shape[-1],
-    "no bias: dropped features cost E[x^2]": lambda I, p, m: _optimum(I * p / 3, m),
-    "keeps the least important": lambda I, p, m: _optimum(I * _variance(p), m, largest=False),
-    "divides by the hidden size": lambda I, p, m: _optimum(I * _variance(p), m, n_divisor=m),
-    "sums instead of the mean over features": lambda I, p, m: _optimum(I * _variance(p), m, n_divisor=1),
-    "unweighted by importance": lambda I, p, m: _optimum(_variance(p), m),
+    "keeps the most important, not the most variable": lambda imp, p, m: (
+        (imp * _variance(p)).sum(-1) - (imp * _variance(p)).gather(-1, imp.topk(m, dim=-1).indices).sum(-1)
+    ) / imp.shape[-1],
+    "no bias: dropped features cost E[x^2]": lambda imp, p, m: _optimum(imp * p / 3, m),
+    "keeps the least important": lambda imp, p, m: _optimum(imp * _variance(p), m, largest=False),
+    "divides by the hidden size": lambda imp, p, m: _optimum(imp * _variance(p), m, n_divisor=m),
+    "sums instead of the mean over features": lambda imp, p, m: _optimum(imp * _variance(p), m, n_divisor=1),
+    "unweighted by importance": lambda imp, p, m: _optimum(_variance(p), m),
 }
 
 
@@ -165,7 +165,12 @@ def test_linear_optimum_loss_is_reached_by_training():
     """A trained linear model lands within a few per cent of the derived optimum (notebook 03 prints it)."""
     from dataclasses import replace
 
-    from course_utils.toy_models import ToyModelConfig, TrainConfig, linear_optimum_loss, train_with_restarts
+    from course_utils.toy_models import (
+        ToyModelConfig,
+        TrainConfig,
+        linear_optimum_loss,
+        train_with_restarts,
+    )
 
     cfg = replace(ToyModelConfig(n_instances=3, density=(1.0, 0.3, 0.1)), linear=True)
     _, log = train_with_restarts(cfg, TrainConfig(steps=3000, lr=3e-3, progress=False), restarts=1,
