@@ -6,10 +6,10 @@ import torch
 from course_utils.exercises import exercises_for, get_exercise, run_check
 
 NOTEBOOK = "01_polysemanticity"
-EXERCISES = ["activation_vector", "neuron_reading", "interference", "max_abs_cosine"]
+EXERCISES = ["activation_vector", "neuron_reading", "interference", "exact_probes", "max_abs_cosine"]
 
 
-def test_notebook_has_its_four_exercises():
+def test_notebook_has_its_five_exercises():
     assert sorted(ex.name for ex in exercises_for(NOTEBOOK)) == sorted(EXERCISES)
 
 
@@ -50,6 +50,13 @@ WRONG = {
         "read-back minus c (assumes unit length)": lambda c, f: c @ (f @ f.T) - c,
         "cosines instead of dot products": lambda c, f: c @ (_unit(f) @ _unit(f).T - torch.eye(f.shape[0])),
     },
+    "exact_probes": {
+        "the directions themselves (exact only when orthonormal)": lambda f: f if f.shape[0] <= f.shape[1] else 1 / 0,
+        "unit directions": lambda f: _unit(f) if f.shape[0] <= f.shape[1] else 1 / 0,
+        "pinv without the transpose": lambda f: torch.linalg.pinv(f) if f.shape[0] <= f.shape[1] else 1 / 0,
+        "right answer, but no error for N > d": lambda f: torch.linalg.pinv(f).T,
+        "inverse Gram without F": lambda f: torch.linalg.inv(f @ f.T) if f.shape[0] <= f.shape[1] else 1 / 0,
+    },
     "max_abs_cosine": {
         "diagonal included": lambda f: (_unit(f) @ _unit(f).T).abs().max(),
         "no absolute value": lambda f: (_unit(f) @ _unit(f).T - 2 * torch.eye(f.shape[0])).max(),
@@ -78,3 +85,13 @@ def test_failure_message_names_expected_and_got():
     result = run_check("neuron_reading", WRONG["neuron_reading"]["neuron k = feature k"])
     assert "expected" in result.message and "got" in result.message
     assert "feature 2 alone, neuron 0" in result.inputs
+
+
+def test_exact_probes_reads_back_without_superposition():
+    from course_utils.metrics.interference import exact_probes
+
+    f = torch.randn(3, 5, generator=torch.Generator().manual_seed(0))
+    c = torch.rand(7, 3, generator=torch.Generator().manual_seed(1))
+    assert torch.allclose((c @ f) @ exact_probes(f).T, c, atol=1e-5)
+    with pytest.raises(ValueError, match="N > d"):
+        exact_probes(torch.randn(6, 3))

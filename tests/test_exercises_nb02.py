@@ -6,19 +6,26 @@ import pytest
 import torch
 
 from course_utils.exercises import exercises_for, run_check
-from course_utils.toy_models.antipodal import descent_step, expected_loss, linear_loss, relu_loss
+from course_utils.toy_models.antipodal import (
+    descent_step,
+    expected_loss,
+    linear_loss,
+    relu_loss,
+    uniform_value_losses,
+)
 
 relu = torch.relu
 
 
 def test_notebook_02_has_its_four_exercises():
     names = [ex.name for ex in exercises_for("02_antipodal_pair")]
-    assert names == ["linear_loss", "relu_loss", "descent_step", "expected_loss"]
+    assert names == ["linear_loss", "relu_loss", "descent_step", "expected_loss", "uniform_value_losses"]
 
 
 @pytest.mark.parametrize("name,reference", [
     ("linear_loss", linear_loss), ("relu_loss", relu_loss),
     ("descent_step", descent_step), ("expected_loss", expected_loss),
+    ("uniform_value_losses", uniform_value_losses),
 ])
 def test_reference_passes(name, reference):
     result = run_check(name, reference)
@@ -173,3 +180,36 @@ WRONG_EXPECTED = {
 @pytest.mark.parametrize("label", list(WRONG_EXPECTED))
 def test_expected_loss_rejects(label):
     assert run_check("expected_loss", WRONG_EXPECTED[label]).status == "failed", label
+
+
+# --- uniform_value_losses --------------------------------------------------------------------------------------
+
+def _uniform(pair, dedicated):
+    return lambda p: torch.stack([pair(torch.as_tensor(p)), dedicated(torch.as_tensor(p))], dim=-1)
+
+
+WRONG_UNIFORM = {
+    "binary values (2p^2, p(1 - p))": _uniform(lambda p: 2 * p**2, lambda p: p * (1 - p)),
+    "E[min^2] = 1/4 instead of 1/6": _uniform(lambda p: 2 * p**2 / 4, lambda p: p / 3 - p**2 / 4),
+    "one readout's error only": _uniform(lambda p: p**2 / 6, lambda p: p / 3 - p**2 / 4),
+    "dropped feature read as 0 (E[x^2])": _uniform(lambda p: p**2 / 3, lambda p: p / 3),
+    "variance of a Uniform[0, 1] value (1/12) times p": _uniform(lambda p: p**2 / 3, lambda p: p / 12),
+    "columns swapped": _uniform(lambda p: p / 3 - p**2 / 4, lambda p: p**2 / 3),
+}
+
+
+@pytest.mark.parametrize("label", list(WRONG_UNIFORM))
+def test_uniform_value_losses_rejects(label):
+    assert run_check("uniform_value_losses", WRONG_UNIFORM[label]).status == "failed", label
+
+
+def test_uniform_value_losses_match_sampling():
+    """The closed forms agree with a Monte Carlo estimate of the same two readouts."""
+    g = torch.Generator().manual_seed(0)
+    p, n = 0.4, 400_000
+    x = torch.rand(n, 2, generator=g) * (torch.rand(n, 2, generator=g) < p)
+    pair = ((x[:, 0] - relu(x[:, 0] - x[:, 1])) ** 2 + (x[:, 1] - relu(x[:, 1] - x[:, 0])) ** 2).mean()
+    dedicated = ((x[:, 1] - p / 2) ** 2).mean()
+    expected = uniform_value_losses(torch.tensor(p))
+    assert float(pair) == pytest.approx(float(expected[0]), rel=0.02)
+    assert float(dedicated) == pytest.approx(float(expected[1]), rel=0.02)

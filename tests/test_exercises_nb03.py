@@ -11,7 +11,7 @@ from course_utils.exercises import nb03_toy_models as ref
 
 def test_every_reference_passes():
     names = [exercise.name for exercise in exercises_for("03_toy_models")]
-    assert names == ["generate_batch", "toy_forward", "weighted_mse", "train_toy"]
+    assert names == ["generate_batch", "toy_forward", "weighted_mse", "train_toy", "linear_optimum_loss"]
     for name in names:
         result = run_check(name, getattr(ref, name))
         assert result.status == "passed", (name, result.message)
@@ -132,3 +132,48 @@ def _sgd(model, next_batch, *, steps, lr):
 @pytest.mark.parametrize("wrong", [_no_zero_grad, _unweighted_training, _sgd])
 def test_train_toy_rejects(wrong):
     assert run_check("train_toy", wrong).status == "failed"
+
+
+
+def _variance(p):
+    return p / 3 - p**2 / 4
+
+
+def _optimum(score, d_hidden, *, n_divisor=None, largest=True):
+    kept = score.topk(min(d_hidden, score.shape[-1]), dim=-1, largest=largest).values.sum(-1)
+    return (score.sum(-1) - kept) / (n_divisor or score.shape[-1])
+
+
+WRONG_LINEAR_OPTIMUM = {
+    "keeps the most important, not the most variable": lambda imp, p, m: (
+        (imp * _variance(p)).sum(-1) - (imp * _variance(p)).gather(-1, imp.topk(m, dim=-1).indices).sum(-1)
+    ) / imp.shape[-1],
+    "no bias: dropped features cost E[x^2]": lambda imp, p, m: _optimum(imp * p / 3, m),
+    "keeps the least important": lambda imp, p, m: _optimum(imp * _variance(p), m, largest=False),
+    "divides by the hidden size": lambda imp, p, m: _optimum(imp * _variance(p), m, n_divisor=m),
+    "sums instead of the mean over features": lambda imp, p, m: _optimum(imp * _variance(p), m, n_divisor=1),
+    "unweighted by importance": lambda imp, p, m: _optimum(_variance(p), m),
+}
+
+
+@pytest.mark.parametrize("label", list(WRONG_LINEAR_OPTIMUM))
+def test_linear_optimum_loss_rejects(label):
+    assert run_check("linear_optimum_loss", WRONG_LINEAR_OPTIMUM[label]).status == "failed", label
+
+
+def test_linear_optimum_loss_is_reached_by_training():
+    """A trained linear model lands within a few per cent of the derived optimum (notebook 03 prints it)."""
+    from dataclasses import replace
+
+    from course_utils.toy_models import (
+        ToyModelConfig,
+        TrainConfig,
+        linear_optimum_loss,
+        train_with_restarts,
+    )
+
+    cfg = replace(ToyModelConfig(n_instances=3, density=(1.0, 0.3, 0.1)), linear=True)
+    _, log = train_with_restarts(cfg, TrainConfig(steps=3000, lr=3e-3, progress=False), restarts=1,
+                                 generator=torch.Generator().manual_seed(0))
+    optimum = linear_optimum_loss(cfg.importance_tensor(), cfg.density_tensor(), cfg.d_hidden)
+    assert torch.allclose(log.final_loss(), optimum, rtol=0.05)

@@ -64,27 +64,53 @@ def _normalised_wrong_dim(W_dec, grad, lr):
     return W_new / W_new.norm(dim=-2, keepdim=True)
 
 
-def _resample_unscaled(W_enc, b_enc, W_dec, dead, picked, scale=0.2):
-    W_enc, b_enc, W_dec = W_enc.clone(), b_enc.clone(), W_dec.clone()
-    unit = picked / picked.norm(dim=-1, keepdim=True)
-    W_dec[dead] = unit
-    W_enc[dead] = unit * scale
-    b_enc[dead] = 0.0
-    return W_enc, b_enc, W_dec
+def _resampler(*, weights=lambda loss: loss**2, unit=True, scale_by_alive=True, zero_bias=True, after=False,
+               draw=None):
+    """A resample_dead with one thing changed (the draw's weights, a missing normalisation, ...)."""
+
+    def resample(W_enc, b_enc, W_dec, dead, x, x_hat, *, generator, scale=0.2):
+        W_enc, b_enc, W_dec = W_enc.clone(), b_enc.clone(), W_dec.clone()
+        loss = (x - x_hat).pow(2).sum(-1)
+        n_dead = int(dead.sum())
+        picks = draw(loss, n_dead, generator) if draw else torch.multinomial(weights(loss), n_dead, replacement=True,
+                                                                              generator=generator)
+        chosen = x[picks] / x[picks].norm(dim=-1, keepdim=True) if unit else x[picks]
+        W_dec[dead] = chosen
+        alive_norm = W_enc[~dead].norm(dim=-1).mean() if scale_by_alive else 1.0
+        if after:
+            W_enc[dead] = 0.0
+            alive_norm = W_enc.norm(dim=-1).mean()
+        W_enc[dead] = chosen * scale * alive_norm
+        if zero_bias:
+            b_enc[dead] = 0.0
+        return W_enc, b_enc, W_dec
+
+    return resample
 
 
-def _resample_decoder_not_normalised(W_enc, b_enc, W_dec, dead, picked, scale=0.2):
-    W_enc, b_enc, W_dec = W_enc.clone(), b_enc.clone(), W_dec.clone()
-    alive_norm = W_enc[~dead].norm(dim=-1).mean()
-    W_dec[dead] = picked
-    W_enc[dead] = picked / picked.norm(dim=-1, keepdim=True) * scale * alive_norm
-    b_enc[dead] = 0.0
-    return W_enc, b_enc, W_dec
+WRONG_RESAMPLE = {
+    "weights proportional to the loss, not its square": _resampler(weights=lambda loss: loss),
+    "weights the loss to the fourth power": _resampler(weights=lambda loss: loss**4),
+    "uniform draw": _resampler(weights=lambda loss: torch.ones_like(loss)),
+    "always the worst input": _resampler(draw=lambda loss, n, g: loss.argmax().repeat(n)),
+    "no generator (a fresh draw each call)": _resampler(draw=lambda loss, n, g: torch.multinomial(loss**2, n, replacement=True)),
+    "decoder row not normalised": _resampler(unit=False),
+    "encoder not scaled by the alive norm": _resampler(scale_by_alive=False),
+    "alive norm taken after the change": _resampler(after=True),
+    "bias kept": _resampler(zero_bias=False),
+}
 
 
-def _resample_keeps_bias(W_enc, b_enc, W_dec, dead, picked, scale=0.2):
-    W_enc, _, W_dec = nb05.resample_dead(W_enc, b_enc, W_dec, dead, picked, scale)
-    return W_enc, b_enc.clone(), W_dec
+@pytest.mark.parametrize("label", list(WRONG_RESAMPLE))
+def test_resample_dead_rejects(label):
+    result = run_check("resample_dead", WRONG_RESAMPLE[label])
+    assert result.status == "failed", label
+    assert result.message
+
+
+def test_resample_dead_frequency_failure_names_both_distributions():
+    result = run_check("resample_dead", WRONG_RESAMPLE["weights proportional to the loss, not its square"])
+    assert "squared loss gives [0.0, 0.071, 0.286, 0.643]" in result.message
 
 
 def _mmcs_max_over_features(W_dec, true_features):
@@ -135,9 +161,6 @@ WRONG = [
     ("constrained_decoder_step", _not_normalised),
     ("constrained_decoder_step", _not_projected),
     ("constrained_decoder_step", _normalised_wrong_dim),
-    ("resample_dead", _resample_unscaled),
-    ("resample_dead", _resample_decoder_not_normalised),
-    ("resample_dead", _resample_keeps_bias),
     ("mmcs", _mmcs_max_over_features),
     ("mmcs", _mmcs_unnormalised),
     ("mmcs", _mmcs_abs),

@@ -19,6 +19,7 @@ from course_utils.course.notebook_files import (
     notebook_id,
     read_course_notebook,
 )
+from course_utils.course.setup_cell import repository_url, with_setup_cell
 
 
 @dataclass(kw_only=True)
@@ -55,8 +56,12 @@ def solution_paths(root: Path, names: list[str] | None = None) -> list[Path]:
 
 
 def execute_solution(path: Path, *, timeout: float = 300) -> float:
-    """Re-execute a solution notebook in place (strictly: every check must pass); return seconds."""
+    """Re-execute a solution notebook in place (strictly: every check must pass); return seconds.
+
+    Its set-up cell is first rewritten with the repository address of pyproject.toml.
+    """
     notebook = read_course_notebook(path)
+    with_setup_cell(notebook, repository_url(repo_root(path.parent)))
     start = time.perf_counter()
     report = execute(notebook, cwd=path.parent, env={"COURSE_STRICT": "1"}, timeout=timeout)
     if not report.ok:

@@ -51,9 +51,20 @@ def keep_freed_memory() -> bool:
         return False
 
 
+def choose_threads() -> int:
+    """One torch thread unless COURSE_THREADS says otherwise: the course's models are tiny, and on a busy
+    2-core machine torch's default (one thread per core) made their small steps 10x slower."""
+    wanted = os.environ.get("COURSE_THREADS", "1")
+    if not wanted.isdigit() or int(wanted) < 1:
+        raise RuntimeError(f"COURSE_THREADS={wanted!r}: give a positive number of threads, or unset it")
+    return int(wanted)
+
+
 def setup_notebook() -> torch.device:
-    """Set the plotly renderer once, keep freed memory for reuse, print the device the notebook will use; return it."""
+    """Set the plotly renderer and torch's thread count once, keep freed memory for reuse, print the device
+    the notebook will use; return it."""
     pio.renderers.default = choose_renderer()
+    torch.set_num_threads(choose_threads())
     keep_freed_memory()
     device = choose_device()
     print(f"Using device: {device} (torch {torch.__version__.split('+')[0]})")

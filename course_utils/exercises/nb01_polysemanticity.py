@@ -9,8 +9,15 @@ from jaxtyping import Float
 from torch import Tensor
 
 from course_utils.data.directions import activation_vector, random_directions, sparse_coefficients
-from course_utils.exercises import Case, make_exercise, verifier
-from course_utils.metrics.interference import interference, max_abs_cosine
+from course_utils.exercises import (
+    Case,
+    CheckFailure,
+    compare_calls,
+    make_exercise,
+    replayed,
+    verifier,
+)
+from course_utils.metrics.interference import exact_probes, interference, max_abs_cosine
 
 NOTEBOOK = "01_polysemanticity"
 
@@ -77,6 +84,45 @@ make_exercise(
     reference=neuron_reading,
     verify=verifier(neuron_reading, _neuron_reading_cases),
     summary="one neuron's reading e_k . a of a superposed activation",
+)
+
+
+def _exact_probes_cases() -> list[Case]:
+    g = torch.Generator().manual_seed(105)
+    rotation = torch.linalg.qr(torch.randn(3, 3, generator=g))[0]
+    return [
+        Case((rotation,), description="3 orthonormal directions in 3-D (a rotated basis)"),
+        Case((_scaled_directions(3, 3, g),), description="3 non-orthogonal directions of different lengths in 3-D"),
+        Case((_scaled_directions(2, 5, g),), description="2 non-orthogonal directions in 5-D (N < d)"),
+        Case((_scaled_directions(4, 4, g),), description="4 non-orthogonal directions in 4-D"),
+    ]
+
+
+def _verify_exact_probes(candidate) -> int:
+    """Exact on N <= d directions; a ValueError for N > d, where no exact linear read-back exists."""
+    count = compare_calls(candidate, exact_probes, _exact_probes_cases(), atol=1e-4, rtol=1e-3)
+    too_many = random_directions(6, 3, generator=torch.Generator().manual_seed(106))
+    try:
+        got = candidate(too_many.clone())
+    except ValueError:
+        return count + 1
+    except NotImplementedError:
+        raise
+    except Exception as error:
+        raise CheckFailure(f"raised {type(error).__name__} instead of ValueError", inputs="6 directions in 3-D") from error
+    raise CheckFailure(
+        "returned a result, but no exact linear read-back of 6 directions in 3-D exists: raise ValueError"
+        f" (got a tensor of shape {tuple(getattr(got, 'shape', ()))})",
+        inputs="6 directions in 3-D (N > d)",
+    )
+
+
+make_exercise(
+    name="exact_probes",
+    notebook=NOTEBOOK,
+    reference=exact_probes,
+    verify=replayed(exact_probes, _verify_exact_probes),
+    summary="the dual basis: exact read-back without superposition, impossible with it",
 )
 
 

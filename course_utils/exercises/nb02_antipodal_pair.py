@@ -5,7 +5,13 @@ from __future__ import annotations
 import torch
 
 from course_utils.exercises import Case, make_exercise, verifier
-from course_utils.toy_models.antipodal import descent_step, expected_loss, linear_loss, relu_loss
+from course_utils.toy_models.antipodal import (
+    descent_step,
+    expected_loss,
+    linear_loss,
+    relu_loss,
+    uniform_value_losses,
+)
 
 NOTEBOOK = "02_antipodal_pair"
 
@@ -112,4 +118,22 @@ make_exercise(
     reference=expected_loss,
     verify=verifier(expected_loss, _expected_loss_cases),
     summary="the ReLU model's expected loss when each feature is on with probability p",
+)
+
+
+def _uniform_value_cases() -> list[Case]:
+    return [
+        Case((torch.tensor(0.1),), description="p = 0.1"),
+        Case((torch.tensor(4 / 7),), description="p = 4/7, where the two cost the same"),
+        Case((torch.tensor(1.0),), description="p = 1: every feature always on"),
+        Case((torch.linspace(0.01, 0.99, 9),), description="p = 0.01 ... 0.99 (a 1-D tensor)"),
+    ]
+
+
+make_exercise(
+    name="uniform_value_losses",
+    notebook=NOTEBOOK,
+    reference=uniform_value_losses,
+    verify=verifier(uniform_value_losses, _uniform_value_cases, atol=1e-6, rtol=1e-5),
+    summary="the pair and the dedicated feature with Uniform[0, 1] values, derived in closed form",
 )

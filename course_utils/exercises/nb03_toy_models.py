@@ -16,6 +16,7 @@ from course_utils.exercises import (
     make_exercise,
     verifier,
 )
+from course_utils.toy_models.model import linear_optimum_loss
 
 NOTEBOOK = "03_toy_models"
 
@@ -196,4 +197,26 @@ make_exercise(
     reference=train_toy,
     verify=Verifier(train_toy, _probe_train_toy, _judge_train_toy, TRAIN_TOY_INPUTS),
     summary="one AdamW training loop over all instances",
+)
+
+
+
+def _linear_optimum_cases() -> list[Case]:
+    g = torch.Generator().manual_seed(33)
+    return [
+        Case((torch.tensor([[1.0, 0.9, 0.8]]), torch.tensor([[0.01, 1.0, 1.0]]), 1),
+             description="importance (1, 0.9, 0.8), density (0.01, 1, 1), 1 hidden: keep the most *variable* feature"),
+        Case((torch.tensor([[1.0, 0.9, 0.81, 0.73, 0.66]]), torch.full((1, 5), 0.1), 2),
+             description="notebook 03's importance 0.9^i at density 0.1, 2 hidden"),
+        Case((torch.rand(4, 6, generator=g), torch.rand(4, 6, generator=g), 3), description="4 instances, random importance and density"),
+        Case((torch.rand(2, 3, generator=g), torch.rand(2, 3, generator=g), 3), description="as many hidden dimensions as features: loss 0"),
+    ]
+
+
+make_exercise(
+    name="linear_optimum_loss",
+    notebook=NOTEBOOK,
+    reference=linear_optimum_loss,
+    verify=verifier(linear_optimum_loss, _linear_optimum_cases, atol=1e-6, rtol=1e-4),
+    summary="the best linear model's loss, derived (PCA with a bias), checked against training",
 )

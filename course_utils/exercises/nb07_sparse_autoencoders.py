@@ -8,7 +8,14 @@ from jaxtyping import Bool, Float
 from torch import Tensor
 
 from course_utils.data.synthetic import SyntheticConfig
-from course_utils.exercises import Case, make_exercise, verifier
+from course_utils.exercises import (
+    Case,
+    CheckFailure,
+    compare_values,
+    make_exercise,
+    replayed,
+    verifier,
+)
 from course_utils.sae import SAEConfig, SAEKind, TrainConfig
 
 NOTEBOOK = "07_sparse_autoencoders"
@@ -174,16 +181,18 @@ def resample_dead(
     b_enc: Float[Tensor, " d_sae"],
     W_dec: Float[Tensor, "d_sae hidden"],
     dead: Bool[Tensor, " d_sae"],
-    picked: Float[Tensor, "n_dead hidden"],
+    x: Float[Tensor, "batch hidden"],
+    x_hat: Float[Tensor, "batch hidden"],
+    *,
+    generator: torch.Generator,
     scale: float = 0.2,
 ) -> tuple[Tensor, Tensor, Tensor]:
-    """Bricken et al.'s resampling, given one picked input per dead latent (in order); returns new copies.
-
-    Decoder direction = picked / ||picked||; encoder row = that times scale x mean norm of the alive encoder
-    rows; encoder bias = 0. Alive latents are unchanged.
-    """
+    """Bricken et al.'s resampling: each dead latent gets an input drawn with probability proportional to the
+    square of its loss ||x - x_hat||^2; returns new copies (W_enc, b_enc, W_dec), alive latents unchanged."""
     W_enc, b_enc, W_dec = W_enc.clone(), b_enc.clone(), W_dec.clone()
-    unit = picked / picked.norm(dim=-1, keepdim=True)
+    loss = (x - x_hat).pow(2).sum(-1)
+    picks = torch.multinomial(loss.pow(2), int(dead.sum()), replacement=True, generator=generator)
+    unit = x[picks] / x[picks].norm(dim=-1, keepdim=True)
     alive_norm = W_enc[~dead].norm(dim=-1).mean()
     W_dec[dead] = unit
     W_enc[dead] = unit * scale * alive_norm
@@ -191,23 +200,66 @@ def resample_dead(
     return W_enc, b_enc, W_dec
 
 
-def _resample_cases() -> list[Case]:
-    g = _g(4)
-    d_sae, hidden = 8, 5
-    W_enc = torch.randn(d_sae, hidden, generator=g) * 2
-    W_dec = F.normalize(torch.randn(d_sae, hidden, generator=g), dim=-1)
-    b_enc = torch.randn(d_sae, generator=g)
-    dead = torch.tensor([False, True, False, False, True, True, False, False])
-    picked = torch.randn(3, hidden, generator=g) * 3
-    return [Case((W_enc, b_enc, W_dec, dead, picked), description="8 latents, 3 dead (1, 4, 5), inputs of norm about 6")]
+def _resample_setting(n_dead: int, seed: int) -> tuple[Tensor, ...]:
+    """4 inputs along the 4 axes (times 2), with squared errors 0, 1, 2, 3: weights 0, 1, 4, 9 (of 14)."""
+    g = _g(seed)
+    hidden, d_alive = 4, 6
+    W_enc = torch.randn(d_alive + n_dead, hidden, generator=g) * 2
+    W_dec = F.normalize(torch.randn(d_alive + n_dead, hidden, generator=g), dim=-1)
+    b_enc = torch.randn(d_alive + n_dead, generator=g)
+    dead = torch.zeros(d_alive + n_dead, dtype=torch.bool)
+    dead[torch.randperm(d_alive + n_dead, generator=g)[:n_dead]] = True
+    x = 2 * torch.eye(hidden)
+    errors = torch.tensor([0.0, 1.0, 2.0, 3.0]).sqrt()
+    x_hat = x - errors[:, None] * F.normalize(torch.randn(hidden, hidden, generator=g), dim=-1)
+    return W_enc, b_enc, W_dec, dead, x, x_hat
+
+
+def _verify_resample_dead(candidate) -> int:
+    """Deterministic parts compared exactly; the draw checked by its frequencies (loss^2, not loss, nor argmax)."""
+    W_enc, b_enc, W_dec, dead, x, x_hat = _resample_setting(n_dead=3000, seed=4)
+    where = "6 alive and 3000 dead latents; 4 inputs with squared errors 0, 1, 2, 3"
+    try:
+        got = candidate(W_enc.clone(), b_enc.clone(), W_dec.clone(), dead.clone(), x.clone(), x_hat.clone(),
+                        generator=_g(40), scale=0.2)
+    except (NotImplementedError, CheckFailure):
+        raise
+    except Exception as error:
+        raise CheckFailure(f"raised {type(error).__name__}: {error}", inputs=where) from error
+    if not (isinstance(got, tuple) and len(got) == 3):
+        raise CheckFailure("return a tuple (W_enc, b_enc, W_dec)", inputs=where)
+    new_enc, new_b, new_dec = got
+    compare_values(new_enc[~dead], W_enc[~dead], atol=0, rtol=0, where="alive encoder rows (must not change)")
+    compare_values(new_dec[~dead], W_dec[~dead], atol=0, rtol=0, where="alive decoder rows (must not change)")
+    compare_values(new_b[dead], torch.zeros(int(dead.sum())), atol=1e-6, rtol=0, where="dead encoder biases")
+    picked = (new_dec[dead] @ F.normalize(x, dim=-1).T).argmax(-1)
+    compare_values(new_dec[dead], F.normalize(x, dim=-1)[picked], atol=1e-5, rtol=1e-4,
+                   where="dead decoder rows (each the unit vector of its sampled input)")
+    alive_norm = W_enc[~dead].norm(dim=-1).mean()
+    compare_values(new_enc[dead], new_dec[dead] * 0.2 * alive_norm, atol=1e-5, rtol=1e-4,
+                   where="dead encoder rows (decoder row x scale x mean alive encoder norm, taken before the change)")
+    share = torch.bincount(picked, minlength=4).float() / len(picked)
+    wanted = torch.tensor([0.0, 1.0, 4.0, 9.0]) / 14
+    if (share - wanted).abs().max() > 0.04:
+        raise CheckFailure(
+            f"inputs were drawn with frequencies {[round(v, 3) for v in share.tolist()]} over 3000 dead latents; "
+            f"probability proportional to the squared loss gives {[round(v, 3) for v in wanted.tolist()]}",
+            inputs=where,
+        )
+    again = candidate(W_enc.clone(), b_enc.clone(), W_dec.clone(), dead.clone(), x.clone(), x_hat.clone(),
+                      generator=_g(40), scale=0.2)
+    if not torch.equal(again[2], new_dec):
+        raise CheckFailure("two calls with the same generator seed drew different inputs: draw with generator=generator",
+                           inputs=where)
+    return 3
 
 
 make_exercise(
     name="resample_dead",
     notebook=NOTEBOOK,
     reference=resample_dead,
-    verify=verifier(resample_dead, _resample_cases),
-    summary="Bricken et al. (2023) resampling of dead latents",
+    verify=replayed(resample_dead, _verify_resample_dead),
+    summary="Bricken et al. (2023) resampling of dead latents, inputs drawn by squared loss",
 )
 
 

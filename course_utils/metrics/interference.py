@@ -62,6 +62,19 @@ def interference(
     return coeffs @ off_diagonal
 
 
+def exact_probes(directions: Float[Tensor, "feats hidden"]) -> Float[Tensor, "feats hidden"]:
+    """Linear probes that read every feature back exactly, probes @ directions.T = I (the dual basis).
+
+    They exist only for N <= d linearly independent directions: (F F^T)^-1 F. With N > d no linear read-out
+    is exact for every input (that is superposition), so this raises ValueError.
+    """
+    _check_directions(directions, min_feats=1)
+    n_feats, n_hidden = directions.shape[-2:]
+    if n_feats > n_hidden:
+        raise ValueError(f"{n_feats} directions in {n_hidden} dimensions: no exact linear read-back exists (N > d)")
+    return torch.linalg.solve(directions @ directions.T, directions)
+
+
 def random_cosine_scale(n_feats: int, n_hidden: int) -> float:
     """sqrt(2 ln(N(N-1)) / d): the expected max |cos| of N random unit vectors in d dimensions.
 

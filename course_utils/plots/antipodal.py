@@ -25,11 +25,11 @@ def _check_grid(axis: Tensor, z: Tensor, name: str) -> None:
 
 def _path_trace(paths: Float[Tensor, "step inst params"]) -> go.Scatter:
     """All descent paths as one line trace (None between paths keeps the figure light)."""
-    stride = max(1, -(-(paths.shape[0] - 1) // 120))  # at most ~121 points per path
+    stride = max(1, -(-(paths.shape[0] - 1) // 40))  # at most ~41 points per path
     steps = list(range(0, paths.shape[0], stride))
     if steps[-1] != paths.shape[0] - 1:
         steps.append(paths.shape[0] - 1)
-    paths = paths[steps]
+    paths = paths[steps].double().round(decimals=3)
     xs: list[float | None] = []
     ys: list[float | None] = []
     for inst in range(paths.shape[1]):
@@ -46,10 +46,13 @@ def plot_loss_landscapes(
     paths: Mapping[str, Float[Tensor, "step inst params"]] | None = None,
     zmax: float = 1.0,
     marks: Sequence[tuple[float, float, str]] = (),
+    max_points: int = 41,
 ) -> go.Figure:
     """One heatmap per loss over the (f1, f2) plane (colours capped at zmax), with optional descent paths.
 
-    `marks` are (f1, f2, label) points drawn on every panel.
+    `marks` are (f1, f2, label) points drawn on every panel. The figure keeps what the eye sees: at most
+    `max_points` grid points per axis (every k-th point) and losses rounded to 3 decimals, capped at zmax,
+    so a notebook holding it stays small.
     """
     if not panels:
         raise ValueError("panels is empty: give at least one {title: loss grid}")
@@ -57,22 +60,26 @@ def plot_loss_landscapes(
     unknown = set(paths) - set(panels)
     if unknown:
         raise ValueError(f"paths for {sorted(unknown)} have no panel; panels are {list(panels)}")
+    if max_points < 2:
+        raise ValueError(f"max_points must be at least 2, got {max_points}")
     fig = make_subplots(rows=1, cols=len(panels), subplot_titles=list(panels), horizontal_spacing=0.08)
-    ax = axis.tolist()
+    stride = max(1, -(-(axis.shape[0] - 1) // (max_points - 1)))  # ceil: at most max_points per axis
+    keep = torch.arange(0, axis.shape[0], stride)
+    ax = axis[keep].double().round(decimals=3).tolist()
     for col, (title, z) in enumerate(panels.items(), start=1):
         _check_grid(axis, z, title)
+        shown = z[keep][:, keep].clamp(max=zmax).double().round(decimals=3).tolist()
         fig.add_trace(
-            go.Heatmap(x=ax, y=ax, z=z.clamp(max=zmax).tolist(), zmin=0, zmax=zmax, colorscale=FEATURE_COLORSCALE,
+            go.Heatmap(x=ax, y=ax, z=shown, zmin=0, zmax=zmax, colorscale=FEATURE_COLORSCALE,
                        colorbar=dict(title="loss", len=0.9) if col == 1 else None, showscale=col == 1, showlegend=False,
-                       customdata=z.tolist(),
-                       hovertemplate="f1=%{x:.2f}<br>f2=%{y:.2f}<br>loss=%{customdata:.3f}<extra></extra>"),
+                       hovertemplate=f"f1=%{{x:.2f}}<br>f2=%{{y:.2f}}<br>loss=%{{z:.3f}} (capped at {zmax:g})<extra></extra>"),
             row=1, col=col,
         )
-        fig.add_trace(go.Contour(x=ax, y=ax, z=z.tolist(), contours=dict(start=zmax / 20, end=zmax, size=zmax / 10,
+        fig.add_trace(go.Contour(x=ax, y=ax, z=shown, contours=dict(start=zmax / 20, end=zmax, size=zmax / 10,
                                  coloring="none"), line=dict(color="rgba(255,255,255,0.35)", width=1),
                                  showscale=False, showlegend=False, hoverinfo="skip"), row=1, col=col)
         if title in paths:
-            path = paths[title]
+            path = paths[title].double().round(decimals=3)
             fig.add_trace(_path_trace(path), row=1, col=col)
             fig.add_trace(go.Scatter(x=path[0, :, 0].tolist(), y=path[0, :, 1].tolist(), mode="markers",
                                      marker=dict(symbol="circle-open", color="white", size=6), name="start",

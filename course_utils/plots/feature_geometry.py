@@ -187,3 +187,37 @@ __all__ = [
     "plot_pair_geometry",
     "plot_phase_diagram",
 ]
+
+
+def plot_phase_cell(
+    w: Float[Tensor, " 2"],
+    b: Float[Tensor, " 2"],
+    *,
+    r: float,
+    p: float,
+    candidate: Float[Tensor, " 3"],
+    trained_loss: float,
+    solution: str,
+) -> go.Figure:
+    """One cell of the phase diagram: its trained weights and biases, beside the closed-form losses of the three
+    candidate solutions (bars) and the trained loss (a line)."""
+    if w.shape != (2,) or b.shape != (2,) or candidate.shape != (3,):
+        raise ValueError(f"give w and b of shape (2,) and candidate of shape (3,); got {tuple(w.shape)}, "
+                         f"{tuple(b.shape)}, {tuple(candidate.shape)}")
+    fig = make_subplots(rows=1, cols=2, column_widths=[0.45, 0.55], horizontal_spacing=0.15,
+                        subplot_titles=(f"trained: {solution}", "expected loss"))
+    names = ["feature 1 (importance 1)", f"feature 2 (importance {r:.3g})"]
+    fig.add_trace(go.Bar(x=names, y=[round(float(v), 4) for v in w], name="weight w_i", marker_color=PALETTE[0],
+                         hovertemplate="%{x}<br>w = %{y:.3f}<extra></extra>"), row=1, col=1)
+    fig.add_trace(go.Bar(x=names, y=[round(float(v), 4) for v in b], name="bias b_i", marker_color=PALETTE[4],
+                         hovertemplate="%{x}<br>b = %{y:.3f}<extra></extra>"), row=1, col=1)
+    labels = ["not learned", "takes dim.", "antipodal"]
+    fig.add_trace(go.Bar(x=labels, y=[round(float(v), 6) for v in candidate], marker_color=list(PHASE_COLORS),
+                         name="closed form", showlegend=False,
+                         hovertemplate="%{x}: %{y:.3g}<extra>closed form</extra>"), row=1, col=2)
+    fig.add_trace(go.Scatter(x=labels, y=[round(trained_loss, 6)] * 3, mode="lines", name="trained loss",
+                             line=dict(color="black", dash="dash")), row=1, col=2)
+    fig.update_yaxes(title_text="value", row=1, col=1)
+    fig.update_yaxes(title_text="loss (importance-weighted mean)", rangemode="tozero", row=1, col=2)
+    fig.update_layout(barmode="group", legend=dict(orientation="h", y=-0.25))
+    return styled(fig, title=f"r = {r:.3g}, p = {p:.3g}", height=400, width=860)

@@ -9,6 +9,7 @@ from course_utils.toy_models.model import (
     ToyModelConfig,
     ToyParameters,
     importance_weighted_mse,
+    linear_optimum_loss,
 )
 from course_utils.toy_models.training import (
     BatchFn,
@@ -26,6 +27,7 @@ __all__ = [
     "TrainConfig",
     "TrainLog",
     "importance_weighted_mse",
+    "linear_optimum_loss",
     "train",
     "train_with_restarts",
 ]

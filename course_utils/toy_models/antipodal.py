@@ -134,6 +134,17 @@ class DescentConfig:
     """Starts are uniform in [-init_scale, init_scale] for every weight; biases start at 0."""
 
 
+def uniform_value_losses(p: Scalar) -> Float[Tensor, "*grid 2"]:
+    """Expected squared error per input (summed over both features) when an active feature is Uniform[0, 1].
+
+    [..., 0]: the antipodal pair f = (1, -1), b = 0, exact unless both are on (probability p^2), when each
+    readout errs by min(x1, x2), E[min^2] = 1/6: 2 p^2 / 6. [..., 1]: one dedicated feature, the dropped one
+    read as its mean p/2, which costs its variance E[x^2] - E[x]^2 = p/3 - p^2/4.
+    """
+    p = torch.as_tensor(p, dtype=torch.float32)
+    return torch.stack([p**2 / 3, p / 3 - p**2 / 4], dim=-1)
+
+
 def random_starts(
     n_starts: int, *, n_biases: int = 0, scale: float = 1.5, generator: torch.Generator
 ) -> Float[Tensor, "inst params"]:

@@ -104,3 +104,21 @@ def importance_weighted_mse(
 ) -> Float[Tensor, " inst"]:
     """Each instance's loss: the mean over batch and features of importance * (x - x')^2."""
     return (importance * (x - x_hat) ** 2).mean(dim=(0, 2))
+
+
+def linear_optimum_loss(
+    importance: Float[Tensor, "inst feats"], density: Float[Tensor, "inst feats"], d_hidden: int
+) -> Float[Tensor, " inst"]:
+    """The lowest loss of the linear toy model x' = W^T W x + b on independent Uniform[0, 1] features.
+
+    W^T W has rank d_hidden, so it keeps the d_hidden features with the largest importance x variance
+    (variance p/3 - p^2/4) exactly and the bias reads the rest as their means: a loss of
+    (1/n) sum over the dropped features of importance x variance (PCA on a diagonal covariance).
+    """
+    if importance.shape != density.shape or importance.ndim != 2:
+        raise ValueError(f"importance and density must both be (inst, feats); got {tuple(importance.shape)} and {tuple(density.shape)}")
+    if not 0 <= d_hidden:
+        raise ValueError(f"d_hidden must be non-negative, got {d_hidden}")
+    cost = importance * (density / 3 - density**2 / 4)
+    kept = cost.topk(min(d_hidden, cost.shape[-1]), dim=-1).values.sum(-1)
+    return (cost.sum(-1) - kept) / cost.shape[-1]
