@@ -2,7 +2,7 @@
 
 The grader runs the course's own notebook with only the answer regions transplanted, and judges the
 outputs the checks saved in this process (docs/GRADING.md). Each attack is a learner's notebook; all
-are graded in one class run on a small copy of notebook 02 (its set-up and four exercise cells), which
+are graded in one class run on a small copy of notebook 02 (its set-up and its exercise cells), which
 keeps the kernels cheap.
 """
 
@@ -17,10 +17,11 @@ import pytest
 from course_utils.course.gradebook import Submission, grade_class
 from course_utils.course.grading import course_copy
 from course_utils.course.notebook_files import exercise_notebook
+from course_utils.exercises import exercises_for
 
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOK = "02_antipodal_pair"
-EXERCISES = ["linear_loss", "relu_loss", "descent_step", "expected_loss"]
+EXERCISES = [exercise.name for exercise in exercises_for(NOTEBOOK)]
 
 
 def small_course() -> nbformat.NotebookNode:
