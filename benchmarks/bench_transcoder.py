@@ -2,7 +2,7 @@
 
 Both are TopK dictionaries with 1024 latents and k = 16. The SAE follows notebook 09 (it reconstructs the 512 MLP
 neurons, `hook_post`); the transcoder predicts the MLP's output (`hook_mlp_out`) from its input (LN2's output).
-"notebook 09's budget": 200 Adam steps of 512 rows, lr 3e-3, on the 32,768 harvested held-out rows notebook 09 uses.
+"a short budget": 200 Adam steps of 512 rows, lr 3e-3, on 32,768 harvested held-out rows (the recipe notebook 09 used before it shipped its SAEs).
 The shipped transcoder (3000 steps of 1024 rows from 131,072 train rows) is scored alongside, and one SAE (seed 0)
 trained with that budget on the same train windows. Loss recovered on the
 128 held-out windows notebooks 09 and 10 score, against the MLP's output removed. Prints a markdown table.
@@ -64,8 +64,8 @@ def main() -> None:
     with torch.no_grad():
         clean = bits_per_byte(model, scored)
         removed = bits_per_byte(model, scored, fwd_hooks=[(HOOK_MLP_OUT, zero_hook)])
-    results: dict[str, list[float]] = {"SAE on the neurons, notebook 09's budget": [],
-                                       "transcoder, notebook 09's budget": []}
+    results: dict[str, list[float]] = {"SAE on the neurons, a short budget": [],
+                                       "transcoder, a short budget": []}
     for seed in range(args.seeds):
         sae = make_sae(SAEConfig(d_in=model.cfg.d_mlp, d_sae=1024, kind="topk", k=16),
                        generator=torch.Generator().manual_seed(seed))
@@ -76,8 +76,8 @@ def main() -> None:
         tc = Transcoder(TranscoderConfig(), generator=torch.Generator().manual_seed(seed))
         train_transcoder(tc, TranscoderTrainConfig(steps=200, batch_size=512, lr=3e-3, seed=seed), pairs, progress=False)
         with torch.no_grad():
-            for name, hooks in (("SAE on the neurons, notebook 09's budget", sae_splice(sae)),
-                                ("transcoder, notebook 09's budget", transcoder_hooks(model, tc))):
+            for name, hooks in (("SAE on the neurons, a short budget", sae_splice(sae)),
+                                ("transcoder, a short budget", transcoder_hooks(model, tc))):
                 results[name].append(loss_recovered(clean, bits_per_byte(model, scored, fwd_hooks=hooks), removed))
     with torch.no_grad():
         shipped = bits_per_byte(model, scored, fwd_hooks=transcoder_hooks(model, load_transcoder()))
