@@ -198,8 +198,9 @@ def _compiled_update(
 ) -> Callable[[Tensor | None], None]:
     """`update(x)` with the torch.compile'd `_toy_step`: one graph for every step of every run of these shapes.
 
-    The step writes its losses into a one-row buffer that eager code copies into the log, so that the log's
-    length (the step count) is no part of the compiled graph: a new `cfg.steps` does not recompile.
+    The step writes its losses into a buffer of LOSS_BLOCK rows (row step % LOSS_BLOCK) that eager code
+    copies into the log every LOSS_BLOCK steps and at the end, so that the log's length (the step count) is no
+    part of the compiled graph: a new `cfg.steps` does not recompile.
     """
     W, b = model.W.detach(), model.b.detach()  # views: updating them updates the parameters
     moments = (torch.zeros_like(W), torch.zeros_like(W), torch.zeros_like(b), torch.zeros_like(b))
@@ -208,7 +209,7 @@ def _compiled_update(
     lr_tensor = torch.full((), cfg.lr, device=W.device) if _scheduled(cfg) else None
     if lr_tensor is not None:
         hyper = (lr_tensor, *hyper[1:])
-    loss_row = torch.zeros(b.shape[0], device=W.device)
+    loss_rows = torch.zeros(LOSS_BLOCK, b.shape[0], device=W.device)
     step_fn = _compiled_toy_step()
     small = b.shape[1] * W.shape[1] <= BROADCAST_BMM_MAX_SIZE
     done = [0]  # steps taken, as a Python number
@@ -216,12 +217,18 @@ def _compiled_update(
     def update(x: Tensor | None) -> None:
         if lr_tensor is not None:
             lr_tensor.fill_(learning_rate(cfg, done[0]))
-        step_fn(x, batch_fn, step, loss_row, (W, b), moments, model.importance, hyper, model.cfg.linear, small)
-        losses[done[0]].copy_(loss_row)
+        step_fn(x, batch_fn, step, loss_rows, (W, b), moments, model.importance, hyper, model.cfg.linear, small)
         step.add_(1)
         done[0] += 1
+        if done[0] % LOSS_BLOCK == 0 or done[0] == cfg.steps:
+            start = (done[0] - 1) // LOSS_BLOCK * LOSS_BLOCK
+            losses[start : done[0]] = loss_rows[: done[0] - start]
 
     return update
+
+
+LOSS_BLOCK = 256
+"""Rows of the compiled step's loss buffer (a fixed size, so that one graph serves every step count)."""
 
 
 @functools.cache
@@ -234,7 +241,7 @@ def _toy_step(
     x: Float[Tensor, "batch inst feats"] | None,
     batch_fn: BatchFn | None,
     step: Int[Tensor, ""],
-    loss_row: Float[Tensor, " inst"],
+    loss_rows: Float[Tensor, "rows inst"],
     params: tuple[Tensor, Tensor],
     moments: tuple[Tensor, Tensor, Tensor, Tensor],
     imp: Float[Tensor, "inst feats"],
@@ -262,7 +269,7 @@ def _toy_step(
     err = out - x
     weighted = imp.unsqueeze(-1) * err
     per_feature = (weighted * err).mean(dim=2)  # inst feats
-    loss_row.copy_(per_feature.mean(dim=1))
+    loss_rows.index_copy_(0, (step % loss_rows.shape[0]).view(1), per_feature.mean(dim=1).unsqueeze(0))
     g = weighted * (2.0 / (n_batch * n_feats))  # dL/dpre
     if not linear:
         g = g * out.sign()  # the ReLU's derivative; float arithmetic runs far faster than a bool mask here
