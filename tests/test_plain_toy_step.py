@@ -14,6 +14,7 @@ from course_utils.data.correlated import feature_batches
 from course_utils.data.signed import signed_sparse_batches
 from course_utils.data.sparse import sparse_batch, sparse_batches
 from course_utils.toy_models import ToyModel, ToyModelConfig, TrainConfig, train
+from course_utils.toy_models.abs_model import AbsModel, AbsModelConfig, abs_step_
 from course_utils.toy_models.training import learning_rate
 
 
@@ -100,6 +101,42 @@ def test_plain_step_is_the_reference_step_bit_for_bit(name, chunk_floats, monkey
     assert _same_bits(fast.W.detach(), reference.W.detach()) and _same_bits(fast.b.detach(), reference.b.detach())
     assert _same_bits(log.losses, losses)
     assert not torch.equal(fast.W.detach(), ToyModel(model_cfg, generator=torch.Generator().manual_seed(0)).W)  # it trained
+
+
+ABS_CASES = {
+    "signed batches": (TrainConfig(steps=40, batch_size=128, lr=3e-3),
+                       lambda cfg: signed_sparse_batches(cfg.density_tensor(), batch_size=128, generator=torch.Generator().manual_seed(1))),
+    "fixed batch, warm-up, cosine, weight decay": (
+        TrainConfig(steps=30, batch_size=40, lr=1e-2, warmup_steps=5, schedule="cosine", weight_decay=0.05),
+        lambda cfg: _fixed(torch.rand(40, cfg.n_instances, cfg.n_features, generator=torch.Generator().manual_seed(2)) * 2 - 1)),
+}
+
+
+@pytest.mark.parametrize("name", list(ABS_CASES))
+def test_abs_model_step_is_abs_step_bit_for_bit(name):
+    cfg = AbsModelConfig(n_features=12, d_hidden=5, n_instances=4, density=(1.0, 0.3, 0.1, 0.05))
+    train_cfg, make_batches = ABS_CASES[name]
+    train_cfg = replace(train_cfg, progress=False)
+    fast = AbsModel(cfg, generator=torch.Generator().manual_seed(0))
+    reference = copy.deepcopy(fast)
+    log = train(fast, train_cfg, make_batches(cfg))
+    params = (reference.W1.detach(), reference.W2.detach(), reference.b.detach())
+    moments = tuple(torch.zeros_like(p) for p in params for _ in range(2))
+    losses = torch.zeros(train_cfg.steps, cfg.n_instances)
+    batches = make_batches(cfg)
+    for i in range(train_cfg.steps):
+        hyper = (learning_rate(train_cfg, i), *train_cfg.betas, train_cfg.eps, train_cfg.weight_decay)
+        abs_step_(batches(torch.tensor(i)), params, moments, reference.importance, hyper, i, losses)
+    for a, b in zip((fast.W1, fast.W2, fast.b), params, strict=True):
+        assert _same_bits(a.detach(), b)
+    assert _same_bits(log.losses, losses)
+
+
+def test_abs_model_step_refuses_batches_of_another_shape():
+    model = AbsModel(AbsModelConfig(n_features=6, d_hidden=3, n_instances=2, density=(1.0, 0.5)), generator=torch.Generator())
+    wrong = signed_sparse_batches(torch.full((2, 5), 0.5), batch_size=8, generator=torch.Generator().manual_seed(0))
+    with pytest.raises(ValueError, match="shape"):
+        train(model, TrainConfig(steps=2, batch_size=8, progress=False), wrong)
 
 
 @pytest.mark.slow
