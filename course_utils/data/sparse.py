@@ -11,6 +11,8 @@ A batch function is the data protocol of `course_utils.toy_models.training`: any
 batch). `SparseBatches` draws its numbers from a counter-based hash of (key, step, position), so
 it costs a few integer operations per number and `torch.compile` can fuse it into the training step.
 Other generators (correlated, anticorrelated features) can sit beside it with the same protocol.
+`SparseBatches.writer(instances, work)` gives a `BatchWriter`, which writes the same batches (bit for bit)
+straight into the plain trainer's buffers, in place and in fewer passes over memory.
 
 One uniform number u per entry gives both the mask and the value: the feature is on when
 u < density, and then u / density is again Uniform[0, 1).

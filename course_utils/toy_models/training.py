@@ -3,7 +3,8 @@
 - `TrainConfig`, `train(model, cfg, batches) -> TrainLog`: `batches` is a batch function
   `step -> [batch inst feats]` (see `course_utils.data.sparse`) or an iterable of batches. A `ToyModel`
   trains with a fused step (hand-written gradients and AdamW), compiled with `torch.compile` when
-  `TrainConfig.compile` asks for it and plain otherwise; a module with a `fused_update(cfg, batch_fn, step,
+  `TrainConfig.compile` asks for it and plain otherwise (`_PlainToyStep`: the same arithmetic bit for bit,
+  with buffers allocated once and the batch written in place); a module with a `fused_update(cfg, batch_fn, step,
   losses)` method (e.g. `AbsModel`) brings its own step; any other module trains with autograd and
   `torch.optim.AdamW`, towards `model.target(x)` where the module defines one (else x).
 - `learning_rate(cfg, step)`: the rate of a step; constant by default, or a linear warm-up
@@ -167,8 +168,9 @@ def train(model: nn.Module, cfg: TrainConfig, batches: BatchFn | Iterable[Tensor
 
 
 CHUNK_FLOATS = 1 << 17
-"""Plain PyTorch steps through instances in chunks of about this many floats per tensor (512 KiB), so
-that each chunk stays in the CPU's cache; big models (200 features, batch 1024) run ~2x faster so."""
+"""Plain PyTorch steps through instances in chunks (of equal size) of at most about this many floats per
+tensor (512 KiB), so that a chunk's buffers stay in the CPU's cache. Measured, 64 instances of 5x2, batch
+1024, CPU steps/s by chunk size: 2^15 823, 2^16 991, 2^17 1,115, 2^19 1,025, 2^21 (one chunk) 833."""
 
 
 BROADCAST_BMM_MAX_SIZE = 64
