@@ -103,6 +103,13 @@ def test_plain_step_is_the_reference_step_bit_for_bit(name, chunk_floats, monkey
     assert not torch.equal(fast.W.detach(), ToyModel(model_cfg, generator=torch.Generator().manual_seed(0)).W)  # it trained
 
 
+def test_plain_step_refuses_batches_made_for_another_model():
+    model = ToyModel(ToyModelConfig(n_instances=3), generator=torch.Generator().manual_seed(0))
+    wrong = sparse_batches(ToyModelConfig(n_instances=4).density_tensor(), batch_size=32, generator=torch.Generator())
+    with pytest.raises(ValueError, match="cfg.density_tensor"):
+        train(model, TrainConfig(steps=2, batch_size=32, progress=False), wrong)
+
+
 ABS_CASES = {
     "signed batches": (TrainConfig(steps=40, batch_size=128, lr=3e-3),
                        lambda cfg: signed_sparse_batches(cfg.density_tensor(), batch_size=128, generator=torch.Generator().manual_seed(1))),

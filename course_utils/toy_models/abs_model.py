@@ -142,7 +142,7 @@ class _AbsStep:
         self.imp = model.importance.unsqueeze(-1)
         self.writer = None
         self.n_batch = 0
-        if callable(getattr(batch_fn, "writer", None)):
+        if callable(getattr(batch_fn, "writer", None)) and device.type == "cpu":  # (tested on the CPU only)
             model._check_input(torch.empty(1, *batch_fn.density.shape))
             self._allocate(batch_fn.batch_size)
             work = tuple(torch.zeros_like(self.x, dtype=torch.int32) for _ in range(2))

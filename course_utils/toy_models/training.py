@@ -360,7 +360,10 @@ class _PlainToyStep:
         width = min(chunk, n_inst)
         buffers = {name: torch.zeros(width, rows, n_batch, device=device) for name, rows in
                    (("x", n_feats), ("h", n_hidden), ("out", n_feats), ("err", n_feats), ("g", n_feats), ("g_h", n_hidden))}
-        writes = callable(getattr(batch_fn, "writer", None))
+        writes = callable(getattr(batch_fn, "writer", None)) and device.type == "cpu"  # (tested on the CPU only)
+        if writes and tuple(batch_fn.density.shape) != (n_inst, n_feats):
+            raise ValueError(f"the batches have {tuple(batch_fn.density.shape)} (inst, feats) but the model "
+                             f"{(n_inst, n_feats)}; make them from the model's config (cfg.density_tensor())")
         work = tuple(torch.zeros(width, n_feats, n_batch, dtype=torch.int32, device=device) for _ in range(2)) if writes else ()
         imp = self.importance.unsqueeze(-1)
         self.chunks = [
