@@ -39,6 +39,15 @@ class SignedSparseBatches(SparseBatches):
         v = hash_uniform(self.positions, self.key, step) / self.density  # Uniform[0, 1) where v < 1 (w.p. density)
         return (2 * v - 1) * torch.relu(torch.sign(1.0 - v))  # 2v - 1 where on, else 0 (no bool mask: faster)
 
+    _WRITER_SCALE = 0.5  # a BatchWriter's quotient is 2v
+
+    @staticmethod
+    def _finish_(x: Float[Tensor, "*dims"], zero: Float[Tensor, ""], one: Float[Tensor, ""]) -> None:
+        """What `__call__` returns, in place, from x = 2v: 2v - 1 where v < 1, else +0."""
+        torch.sub(one, x, out=x)  # 1 - 2v = -(2v - 1) exactly; above -1 exactly where v < 1
+        torch.threshold_(x, -1.0, 0.0)
+        torch.sub(zero, x, out=x)  # 2v - 1 or +0: the same bits as __call__, zeros' signs included
+
 
 def signed_sparse_batches(
     density: Float[Tensor, "inst feats"], *, batch_size: int = 1024, generator: torch.Generator

@@ -11,6 +11,8 @@ A batch function is the data protocol of `course_utils.toy_models.training`: any
 batch). `SparseBatches` draws its numbers from a counter-based hash of (key, step, position), so
 it costs a few integer operations per number and `torch.compile` can fuse it into the training step.
 Other generators (correlated, anticorrelated features) can sit beside it with the same protocol.
+`SparseBatches.writer(instances, work)` gives a `BatchWriter`, which writes the same batches (bit for bit)
+straight into the plain trainer's buffers, in place and in fewer passes over memory.
 
 One uniform number u per entry gives both the mask and the value: the feature is on when
 u < density, and then u / density is again Uniform[0, 1).
@@ -139,6 +141,19 @@ class SparseBatches:
         positions = self.positions if self.positions is not None else _positions(self.batch_size, *self.density.shape)
         return replace(self, density=self.density[index], positions=positions[:, index])
 
+    def writer(self, index: slice, work: tuple[Tensor, Tensor]) -> BatchWriter:
+        """A `BatchWriter` of the instances `index`, computing in `work`: two int32 buffers of at least their size."""
+        return BatchWriter(self, index, work)
+
+    _WRITER_SCALE = -1.0
+    """A `BatchWriter` divides the 24 random bits by density * 2**24 * this: -u / density here."""
+
+    @staticmethod
+    def _finish_(x: Float[Tensor, "*dims"], zero: Float[Tensor, ""], one: Float[Tensor, ""]) -> None:
+        """What `__call__` returns, in place, from x = -u / density: u / density where that is below 1, else +0."""
+        torch.threshold_(x, -1.0, -0.0)  # -v where v < 1, else -0 (v == 1 too, as sign(1 - v) = 0 above)
+        x.neg_()  # v or +0: the same bits as __call__, zeros' signs included
+
     @property
     def n_instances(self) -> int:
         return self.density.shape[0]
@@ -146,6 +161,62 @@ class SparseBatches:
     @property
     def n_features(self) -> int:
         return self.density.shape[1]
+
+
+class BatchWriter:
+    """Writes the batches of some instances of a `SparseBatches` into a buffer, (inst, feats, batch), bit for bit.
+
+    The same numbers as calling the batch function, for the plain (not compiled) trainer, in fewer passes
+    over memory: every operation in place on preallocated buffers, its constants 0-d tensors of the buffers'
+    dtype (a fresh tensor per operation, and a Python number turned into a tensor per operation, cost more
+    than the arithmetic at these sizes), and three identities of `_lowbias32_int32`'s arithmetic:
+
+    - lowbias32 starts with y ^= y >>> 16, and y = position ^ key; xor and shifts distribute, so the
+      positions' part is computed once and the key's part in Python;
+    - the last xorshift and the top 24 bits, ((y ^ (y >>> 16)) >>> 8), are (y & ~0xFF) ^ ((y >> 16) & 0xFF00)
+      read as an unsigned number times 256;
+    - u / density, u = bits * 2**-24, is bits / (density * 2**24): the same real number, rounded once.
+    """
+
+    def __init__(self, batches: SparseBatches, index: slice, work: tuple[Tensor, Tensor]):
+        density = batches.density[index]
+        device = density.device
+        positions = batches.positions
+        if positions is None:
+            positions = _positions(batches.batch_size, *batches.density.shape, device=device)
+        positions = positions[:, index].permute(1, 2, 0)  # inst feats batch
+        self.mixed_positions = positions ^ ((positions >> 16) & 0xFFFF)  # lowbias32's first xorshift, position part
+        n = positions.shape[0]
+        self.bits, self.shifted = (w[:n] for w in work)
+        if self.bits.shape != positions.shape or self.bits.dtype != torch.int32:
+            raise ValueError(f"work buffers must be int32 of shape {tuple(positions.shape)}; got {tuple(self.bits.shape)}")
+        self.scale = density.unsqueeze(-1) * (float(1 << 32) * batches._WRITER_SCALE)  # bits * 256 come in
+        self.key = int(batches.key)
+        self.finish = batches._finish_
+
+        def int32(value: int) -> Tensor:
+            return torch.tensor(value - (value >> 31 << 32), dtype=torch.int32, device=device)
+
+        self.step_key = int32(0)
+        self.c1, self.c2 = int32(0x7FEB352D), int32(0x846CA68B)
+        self.shift15, self.mask15, self.shift16 = int32(15), int32(0x1FFFF), int32(16)
+        self.low_byte_of_high_half, self.top24 = int32(0xFF00), int32(0xFFFFFF00)
+        self.zero, self.one = torch.zeros((), device=device), torch.ones((), device=device)
+
+    def __call__(self, step: int, out: Float[Tensor, "inst feats batch"]) -> None:
+        """Write batch `step` of these instances into `out` (float32, contiguous, (inst, feats, batch))."""
+        key = _lowbias32_int((step * 0x9E3779B1 + self.key) & _MASK32)
+        key ^= key >> 16  # lowbias32's first xorshift, key part
+        self.step_key.fill_(key - (key >> 31 << 32))
+        x, t = self.bits, self.shifted
+        torch.bitwise_xor(self.mixed_positions, self.step_key, out=x).mul_(self.c1)
+        torch.bitwise_right_shift(x, self.shift15, out=t)
+        x.bitwise_xor_(t.bitwise_and_(self.mask15)).mul_(self.c2)  # x ^= x >>> 15; x *= c2
+        torch.bitwise_right_shift(x, self.shift16, out=t)
+        x.bitwise_and_(self.top24).bitwise_xor_(t.bitwise_and_(self.low_byte_of_high_half))
+        out.copy_(x.view(torch.uint32))  # 24 random bits times 256: exact in float32
+        out.div_(self.scale)
+        self.finish(out, self.zero, self.one)
 
 
 def _positions(batch_size: int, n_instances: int, n_features: int, device=None) -> Int[Tensor, "batch inst feats"]:

@@ -111,20 +111,100 @@ class AbsModel(nn.Module):
         self, cfg: TrainConfig, batch_fn: BatchFn | None, step: Int[Tensor, ""], losses: Float[Tensor, "steps inst"]
     ) -> Callable[[Tensor | None], None]:
         """`update(x)`: one in-place AdamW step on x (or batch_fn(step)) with hand-written gradients (`train` calls it)."""
-        params = (self.W1.detach(), self.W2.detach(), self.b.detach())  # views: updating them updates the parameters
-        moments = tuple(torch.zeros_like(p) for p in params for _ in range(2))
-        hyper = (cfg.lr, *cfg.betas, cfg.eps, cfg.weight_decay)
-        imp = self.importance
+        return _AbsStep(self, cfg, batch_fn, step, losses)
 
-        def update(x: Tensor | None) -> None:
-            x = batch_fn(step) if x is None else x
-            self._check_input(x)
-            i = int(step)
-            step_hyper = (learning_rate(cfg, i), *hyper[1:])  # TrainConfig's warm-up and schedule, if any
-            abs_step_(x, params, moments, imp, step_hyper, i, losses)
-            step.add_(1)
 
-        return update
+class _AbsStep:
+    """`abs_step_`'s arithmetic bit for bit, faster: buffers allocated once, every operation in place or with
+    `out=`, 0-d float32 constants instead of Python numbers, one flat buffer for the gradients and AdamW's
+    moments (AdamW is one set of operations), and the batch written in place when the batch function can
+    (`SparseBatches.writer`). See `course_utils.toy_models.training._PlainToyStep`, the same for the toy model."""
+
+    def __init__(self, model: AbsModel, cfg: TrainConfig, batch_fn: BatchFn | None, step: Tensor, losses: Tensor):
+        self.model, self.cfg, self.batch_fn, self.step, self.losses = model, cfg, batch_fn, step, losses
+        self.params = (model.W1.detach(), model.W2.detach(), model.b.detach())  # views: updates update the model
+        device = model.b.device
+        self.done = 0
+
+        def scalar(value: float) -> Tensor:
+            return torch.tensor(value, dtype=torch.float32, device=device)
+
+        lr, (beta1, beta2), eps, wd = cfg.lr, cfg.betas, cfg.eps, cfg.weight_decay
+        self.decay, self.step_size, self.root_bc2 = scalar(1 - lr * wd), scalar(0.0), scalar(1.0)
+        self.beta1_weight, self.beta2, self.beta2_weight, self.eps = 1 - beta1, scalar(beta2), 1 - beta2, scalar(eps)
+        self.grad_scale, self.count = scalar(0.0), scalar(1.0)
+        sizes = [p.numel() for p in self.params]
+        self.grad, self.m, self.v, self.denom, self.update = torch.zeros(5, sum(sizes), device=device)
+        self.grads = tuple(g.view_as(p) for g, p in zip(self.grad.split(sizes), self.params, strict=True))
+        self.updates = tuple(u.view_as(p) for u, p in zip(self.update.split(sizes), self.params, strict=True))
+        self.W2_t = self.params[1].transpose(1, 2)
+        self.b3 = self.params[2].unsqueeze(-1)
+        self.imp = model.importance.unsqueeze(-1)
+        self.writer = None
+        self.n_batch = 0
+        if callable(getattr(batch_fn, "writer", None)) and device.type == "cpu":  # (tested on the CPU only)
+            model._check_input(torch.empty(1, *batch_fn.density.shape))
+            self._allocate(batch_fn.batch_size)
+            work = tuple(torch.zeros_like(self.x, dtype=torch.int32) for _ in range(2))
+            self.writer = batch_fn.writer(slice(None), work)
+
+    def _allocate(self, n_batch: int) -> None:
+        n_inst, n_hidden, n_feats = self.params[0].shape
+        device = self.params[0].device
+        self.n_batch = n_batch
+        self.x, self.target, self.out, self.err, self.g = torch.zeros(5, n_inst, n_feats, n_batch, device=device)
+        self.h, self.g_pre1 = torch.zeros(2, n_inst, n_hidden, n_batch, device=device)
+        self.grad_scale.fill_(2.0 / (n_batch * n_feats))
+        self.count.fill_(n_batch * n_feats)
+
+    def __call__(self, x: Tensor | None) -> None:
+        cfg, i = self.cfg, self.done
+        if self.writer is not None and x is None:
+            self.writer(i, self.x)
+            x = self.x
+        else:
+            x = self.batch_fn(self.step) if x is None else x
+            self.model._check_input(x)
+            if x.shape[0] != self.n_batch:
+                self._allocate(x.shape[0])
+            x = x.permute(1, 2, 0)
+            if not x.is_contiguous():
+                x = self.x.copy_(x)
+        lr = learning_rate(cfg, i)  # TrainConfig's warm-up and schedule, if any
+        self.decay.fill_(1 - lr * cfg.weight_decay)
+        t = i + 1
+        self.step_size.fill_(lr / (1 - cfg.betas[0] ** t))
+        self.root_bc2.fill_(math.sqrt(1 - cfg.betas[1] ** t))
+        self._forward_backward(x, self.losses[i])
+        self._adamw()
+        self.step.add_(1)
+        self.done += 1
+
+    def _forward_backward(self, x: Float[Tensor, "inst feats batch"], loss_row: Float[Tensor, " inst"]) -> None:
+        W1, W2, _ = self.params
+        grad_w1, grad_w2, grad_b = self.grads
+        h, out, err, g = self.h, self.out, self.err, self.g
+        torch.bmm(W1, x, out=h).relu_()  # h = ReLU(W1 x)
+        torch.baddbmm(self.b3, W2, h, out=out).relu_()  # y' = ReLU(W2 h + b)
+        torch.sub(out, torch.abs(x, out=self.target), out=err)
+        torch.mul(self.imp, err, out=g)  # weighted error
+        torch.sum(err.mul_(g), dim=(1, 2), out=loss_row).div_(self.count)  # what mean(dim=(1, 2)) computes
+        g.mul_(self.grad_scale).mul_(out.sign_())  # dL/d(pre-activation of y')
+        torch.bmm(g, h.transpose(1, 2), out=grad_w2)
+        torch.sum(g, dim=2, out=grad_b)
+        torch.bmm(self.W2_t, g, out=self.g_pre1).mul_(h.sign_())
+        torch.bmm(self.g_pre1, x.transpose(1, 2), out=grad_w1)
+
+    def _adamw(self) -> None:
+        """AdamW, as torch.optim.AdamW computes it, on W1, W2 and b at once."""
+        for p in self.params:
+            p.mul_(self.decay)
+        self.m.lerp_(self.grad, self.beta1_weight)
+        self.v.mul_(self.beta2).addcmul_(self.grad, self.grad, value=self.beta2_weight)
+        torch.sqrt(self.v, out=self.denom).div_(self.root_bc2).add_(self.eps)
+        torch.mul(self.m, self.step_size, out=self.update).div_(self.denom)
+        for p, u in zip(self.params, self.updates, strict=True):
+            p.sub_(u)
 
 
 def abs_step_(

@@ -3,7 +3,8 @@
 - `TrainConfig`, `train(model, cfg, batches) -> TrainLog`: `batches` is a batch function
   `step -> [batch inst feats]` (see `course_utils.data.sparse`) or an iterable of batches. A `ToyModel`
   trains with a fused step (hand-written gradients and AdamW), compiled with `torch.compile` when
-  `TrainConfig.compile` asks for it and plain otherwise; a module with a `fused_update(cfg, batch_fn, step,
+  `TrainConfig.compile` asks for it and plain otherwise (`_PlainToyStep`: the same arithmetic bit for bit,
+  with buffers allocated once and the batch written in place); a module with a `fused_update(cfg, batch_fn, step,
   losses)` method (e.g. `AbsModel`) brings its own step; any other module trains with autograd and
   `torch.optim.AdamW`, towards `model.target(x)` where the module defines one (else x).
 - `learning_rate(cfg, step)`: the rate of a step; constant by default, or a linear warm-up
@@ -29,7 +30,7 @@ from jaxtyping import Float, Int
 from torch import Tensor, nn
 from tqdm.auto import tqdm
 
-from course_utils.data.sparse import SparseBatches, sparse_batches
+from course_utils.data.sparse import sparse_batches
 from course_utils.toy_models.model import ToyModel, ToyModelConfig, importance_weighted_mse
 
 BatchFn = Callable[[Int[Tensor, ""]], Float[Tensor, "batch inst feats"]]
@@ -128,7 +129,7 @@ def train(model: nn.Module, cfg: TrainConfig, batches: BatchFn | Iterable[Tensor
 
     def make_body(compiled: bool) -> Callable[[Tensor | None], None]:
         if isinstance(model, ToyModel):
-            return _fused_update(model, cfg, batch_fn, step, losses, compiled=compiled)
+            return _fused_update(model, cfg, batch_fn, step, losses, compiled=compiled, n_batch=x0.shape[0])
         if callable(getattr(model, "fused_update", None)):  # a model that brings its own step (e.g. AbsModel)
             return model.fused_update(cfg, batch_fn, step, losses)
         return _autograd_update(model, cfg, batch_fn, step, losses)
@@ -167,8 +168,9 @@ def train(model: nn.Module, cfg: TrainConfig, batches: BatchFn | Iterable[Tensor
 
 
 CHUNK_FLOATS = 1 << 17
-"""Plain PyTorch steps through instances in chunks of about this many floats per tensor (512 KiB), so
-that each chunk stays in the CPU's cache; big models (200 features, batch 1024) run ~2x faster so."""
+"""Plain PyTorch steps through instances in chunks (of equal size) of at most about this many floats per
+tensor (512 KiB), so that a chunk's buffers stay in the CPU's cache. Measured, 64 instances of 5x2, batch
+1024, CPU steps/s by chunk size: 2^15 823, 2^16 991, 2^17 1,115, 2^19 1,025, 2^21 (one chunk) 833."""
 
 
 BROADCAST_BMM_MAX_SIZE = 64
@@ -178,54 +180,57 @@ this. Measured (10 instances, batch 1024, steps/s bmm -> elementwise): 2x1 6,300
 
 
 def _fused_update(
-    model: ToyModel, cfg: TrainConfig, batch_fn: BatchFn | None, step: Tensor, losses: Tensor, *, compiled: bool
+    model: ToyModel,
+    cfg: TrainConfig,
+    batch_fn: BatchFn | None,
+    step: Tensor,
+    losses: Tensor,
+    *,
+    compiled: bool,
+    n_batch: int,
 ) -> Callable[[Tensor | None], None]:
-    """`update(x)`: one in-place training step of a ToyModel on x, or on batch_fn(step) (see `_toy_step`)."""
+    """`update(x)`: one in-place training step of a ToyModel on x, or on batch_fn(step) (of n_batch points)."""
+    if compiled:
+        return _compiled_update(model, cfg, batch_fn, step, losses)
+    return _PlainToyStep(model, cfg, batch_fn, step, losses, n_batch=n_batch)
+
+
+def _compiled_update(
+    model: ToyModel, cfg: TrainConfig, batch_fn: BatchFn | None, step: Tensor, losses: Tensor
+) -> Callable[[Tensor | None], None]:
+    """`update(x)` with the torch.compile'd `_toy_step`: one graph for every step of every run of these shapes.
+
+    The step writes its losses into a buffer of LOSS_BLOCK rows (row step % LOSS_BLOCK) that eager code
+    copies into the log every LOSS_BLOCK steps and at the end, so that the log's length (the step count) is no
+    part of the compiled graph: a new `cfg.steps` does not recompile.
+    """
     W, b = model.W.detach(), model.b.detach()  # views: updating them updates the parameters
     moments = (torch.zeros_like(W), torch.zeros_like(W), torch.zeros_like(b), torch.zeros_like(b))
     hyper = (cfg.lr, *cfg.betas, cfg.eps, cfg.weight_decay)
-    # A schedule changes the rate every step: a Python number in plain PyTorch; a 0-d tensor filled in
-    # place under torch.compile, so that one compiled graph serves every step.
-    lr_tensor = torch.full((), cfg.lr, device=W.device) if compiled and _scheduled(cfg) else None
+    # A schedule changes the rate every step: a 0-d tensor filled in place, so that one graph serves every step.
+    lr_tensor = torch.full((), cfg.lr, device=W.device) if _scheduled(cfg) else None
     if lr_tensor is not None:
         hyper = (lr_tensor, *hyper[1:])
+    loss_rows = torch.zeros(LOSS_BLOCK, b.shape[0], device=W.device)
+    step_fn = _compiled_toy_step()
+    small = b.shape[1] * W.shape[1] <= BROADCAST_BMM_MAX_SIZE
     done = [0]  # steps taken, as a Python number
-    step_fn = _compiled_toy_step() if compiled else _toy_step
-    n_inst, n_feats = b.shape
-    chunk = n_inst if compiled else max(1, CHUNK_FLOATS // (n_feats * cfg.batch_size))
-    chunks = [slice(i, min(i + chunk, n_inst)) for i in range(0, n_inst, chunk)]
-    small = compiled and n_feats * W.shape[1] <= BROADCAST_BMM_MAX_SIZE
-    whole_batch = len(chunks) > 1 and batch_fn is not None and not isinstance(batch_fn, SparseBatches)
-    # The views and sub-batch functions of every chunk, made once: slicing costs microseconds a step.
-    per_chunk = [
-        (
-            s,
-            batch_fn.instances(s) if len(chunks) > 1 and isinstance(batch_fn, SparseBatches) else batch_fn,
-            losses[:, s],
-            (W[s], b[s]),
-            tuple(m[s] for m in moments),
-            model.importance[s],
-        )
-        for s in chunks
-    ]
-    linear = model.cfg.linear
 
     def update(x: Tensor | None) -> None:
-        step_hyper = hyper
-        if _scheduled(cfg):
-            lr = learning_rate(cfg, done[0])
-            if lr_tensor is not None:
-                lr_tensor.fill_(lr)
-            else:
-                step_hyper = (lr, *hyper[1:])
-        if x is None and whole_batch:
-            x = batch_fn(step)  # a batch function we cannot restrict to some instances: draw it whole
-        for s, sub_fn, sub_losses, params, moms, imp in per_chunk:
-            step_fn(None if x is None else x[:, s], sub_fn, step, sub_losses, params, moms, imp, step_hyper, linear, small)
+        if lr_tensor is not None:
+            lr_tensor.fill_(learning_rate(cfg, done[0]))
+        step_fn(x, batch_fn, step, loss_rows, (W, b), moments, model.importance, hyper, model.cfg.linear, small)
         step.add_(1)
         done[0] += 1
+        if done[0] % LOSS_BLOCK == 0 or done[0] == cfg.steps:
+            start = (done[0] - 1) // LOSS_BLOCK * LOSS_BLOCK
+            losses[start : done[0]] = loss_rows[: done[0] - start]
 
     return update
+
+
+LOSS_BLOCK = 256
+"""Rows of the compiled step's loss buffer (a fixed size, so that one graph serves every step count)."""
 
 
 @functools.cache
@@ -238,20 +243,21 @@ def _toy_step(
     x: Float[Tensor, "batch inst feats"] | None,
     batch_fn: BatchFn | None,
     step: Int[Tensor, ""],
-    losses: Float[Tensor, "steps inst"],
+    loss_rows: Float[Tensor, "rows inst"],
     params: tuple[Tensor, Tensor],
     moments: tuple[Tensor, Tensor, Tensor, Tensor],
     imp: Float[Tensor, "inst feats"],
-    hyper: tuple[float, float, float, float, float],
+    hyper: tuple[float | Tensor, float, float, float, float],
     linear: bool,
     small: bool = False,
 ) -> None:
-    """Batch (x, or batch_fn(step)), forward, hand-written gradients and AdamW, all in place.
+    """Batch (x, or batch_fn(step)), forward, hand-written gradients and AdamW, all in place (torch.compile'd).
 
     Each instance is a (feats, batch) matrix with the batch innermost: small matrix products and long
-    contiguous loops, the fastest layout both plain and under torch.compile (measured). `small` writes
-    the matrix products as broadcast multiply-and-sum, which torch.compile fuses with everything else
-    into one loop nest: for the 5x2 models that is 2x faster than calling bmm (measured).
+    contiguous loops, the fastest layout under torch.compile (measured). `small` writes the matrix
+    products as broadcast multiply-and-sum, which torch.compile fuses with everything else into one
+    loop nest: for the 5x2 models that is 2x faster than calling bmm (measured). `_PlainToyStep` is the
+    same arithmetic for plain PyTorch.
     """
     W, b = params
     lr, beta1, beta2, eps, wd = hyper
@@ -265,7 +271,7 @@ def _toy_step(
     err = out - x
     weighted = imp.unsqueeze(-1) * err
     per_feature = (weighted * err).mean(dim=2)  # inst feats
-    losses.index_copy_(0, step.view(1), per_feature.mean(dim=1).unsqueeze(0))
+    loss_rows.index_copy_(0, (step % loss_rows.shape[0]).view(1), per_feature.mean(dim=1).unsqueeze(0))
     g = weighted * (2.0 / (n_batch * n_feats))  # dL/dpre
     if not linear:
         g = g * out.sign()  # the ReLU's derivative; float arithmetic runs far faster than a bool mask here
@@ -275,7 +281,7 @@ def _toy_step(
     if torch.compiler.is_compiling():  # the step stays a tensor, so the graph serves every step
         t = (step + 1).to(torch.float32)
         step_size, root_bc2 = lr / (1 - beta1**t), torch.sqrt(1 - beta2**t)
-    else:  # plain PyTorch: Python numbers spare a handful of 0-d tensor operations per step
+    else:  # eager (the reference that tests hold `_PlainToyStep` to): Python numbers, as `_PlainToyStep`
         t = int(step) + 1
         step_size, root_bc2 = lr / (1 - beta1**t), math.sqrt(1 - beta2**t)
     for param, grad, m, v in ((W, grad_w, *moments[:2]), (b, grad_b, *moments[2:])):
@@ -283,6 +289,147 @@ def _toy_step(
         m.lerp_(grad, 1 - beta1)
         v.mul_(beta2).addcmul_(grad, grad, value=1 - beta2)
         param.sub_(step_size * m / (v.sqrt() / root_bc2 + eps))
+
+
+@dataclass(frozen=True, kw_only=True, eq=False)
+class _Chunk:
+    """Some instances' views of the parameters and gradients, their batch writer, and their work buffers."""
+
+    index: slice
+    writer: Callable[[int, Tensor], None] | None
+    W: Tensor
+    W_t: Tensor
+    b: Tensor
+    imp: Tensor
+    grad_w: Tensor
+    grad_w2: Tensor
+    grad_b: Tensor
+    per_feature: Tensor
+    x: Tensor
+    h: Tensor
+    out: Tensor
+    err: Tensor
+    g: Tensor
+    g_h: Tensor
+
+
+class _PlainToyStep:
+    """One training step of a ToyModel in plain PyTorch: the arithmetic of `_toy_step`, bit for bit, faster.
+
+    Every tensor is allocated once and every operation writes in place or with `out=`; constants and the
+    per-step numbers (bias corrections, a scheduled rate) are 0-d float32 tensors, so that no operation
+    converts a Python number; the gradients and AdamW's moments of W and b share one flat buffer, so that
+    AdamW is one set of operations for the whole model; instances go in chunks that stay in the CPU's cache.
+    """
+
+    def __init__(
+        self, model: ToyModel, cfg: TrainConfig, batch_fn: BatchFn | None, step: Tensor, losses: Tensor, *, n_batch: int
+    ):
+        W, b = model.W.detach(), model.b.detach()  # views: updating them updates the parameters
+        self.W, self.b, self.cfg, self.batch_fn, self.step, self.losses = W, b, cfg, batch_fn, step, losses
+        self.linear, self.importance = model.cfg.linear, model.importance
+        device = W.device
+        self.done = 0  # steps taken, as a Python number
+
+        def scalar(value: float) -> Tensor:
+            return torch.tensor(value, dtype=torch.float32, device=device)
+
+        lr, (beta1, beta2), eps, wd = cfg.lr, cfg.betas, cfg.eps, cfg.weight_decay
+        self.decay, self.step_size, self.root_bc2 = scalar(1 - lr * wd), scalar(0.0), scalar(1.0)
+        self.beta1_weight, self.beta2, self.beta2_weight, self.eps = 1 - beta1, scalar(beta2), 1 - beta2, scalar(eps)
+        self.grad_scale, self.batch_count, self.feature_count = scalar(0.0), scalar(1.0), scalar(b.shape[1])
+        n_w = W.numel()
+        flat = torch.zeros(5, n_w + b.numel(), device=device)  # gradient, m, v, and two temporaries
+        self.grad, self.m, self.v, self.denom, self.update = flat
+        self.grad_w, self.grad_b = self.grad[:n_w].view_as(W), self.grad[n_w:].view_as(b)
+        self.update_w, self.update_b = self.update[:n_w].view_as(W), self.update[n_w:].view_as(b)
+        self.per_feature = torch.zeros_like(b)
+        self._allocate(n_batch)
+
+    def _allocate(self, n_batch: int) -> None:
+        """The chunks of instances and their buffers for batches of n_batch points."""
+        W, b, batch_fn = self.W, self.b, self.batch_fn
+        n_inst, n_hidden, n_feats = W.shape
+        device = W.device
+        self.n_batch = n_batch
+        self.grad_scale.fill_(2.0 / (n_batch * n_feats))
+        self.batch_count.fill_(n_batch)
+        n_chunks = math.ceil(n_inst / max(1, CHUNK_FLOATS // (n_feats * n_batch)))
+        chunk = math.ceil(n_inst / n_chunks)  # chunks of equal size (or one less)
+        chunks = [slice(i, min(i + chunk, n_inst)) for i in range(0, n_inst, chunk)]
+        width = min(chunk, n_inst)
+        buffers = {name: torch.zeros(width, rows, n_batch, device=device) for name, rows in
+                   (("x", n_feats), ("h", n_hidden), ("out", n_feats), ("err", n_feats), ("g", n_feats), ("g_h", n_hidden))}
+        writes = callable(getattr(batch_fn, "writer", None)) and device.type == "cpu"  # (tested on the CPU only)
+        if writes and tuple(batch_fn.density.shape) != (n_inst, n_feats):
+            raise ValueError(f"the batches have {tuple(batch_fn.density.shape)} (inst, feats) but the model "
+                             f"{(n_inst, n_feats)}; make them from the model's config (cfg.density_tensor())")
+        work = tuple(torch.zeros(width, n_feats, n_batch, dtype=torch.int32, device=device) for _ in range(2)) if writes else ()
+        imp = self.importance.unsqueeze(-1)
+        self.chunks = [
+            _Chunk(
+                index=s,
+                writer=batch_fn.writer(s, work) if writes else None,
+                W=W[s], W_t=W[s].transpose(1, 2), b=b[s].unsqueeze(-1), imp=imp[s],
+                grad_w=self.grad_w[s], grad_b=self.grad_b[s], per_feature=self.per_feature[s],
+                grad_w2=torch.zeros_like(W[s]),
+                **{name: buf[: s.stop - s.start] for name, buf in buffers.items()},
+            )
+            for s in chunks
+        ]
+
+    def __call__(self, x: Tensor | None) -> None:
+        cfg, i = self.cfg, self.done
+        lr = learning_rate(cfg, i)
+        if _scheduled(cfg):
+            self.decay.fill_(1 - lr * cfg.weight_decay)
+        t = i + 1  # AdamW's bias corrections, as Python numbers (rounded to float32 as the operations would)
+        self.step_size.fill_(lr / (1 - cfg.betas[0] ** t))
+        self.root_bc2.fill_(math.sqrt(1 - cfg.betas[1] ** t))
+        if x is None and self.chunks[0].writer is None:
+            x = self.batch_fn(self.step)
+        if x is not None and x.shape[0] != self.n_batch:
+            self._allocate(x.shape[0])
+        for chunk in self.chunks:
+            if chunk.writer is not None:
+                chunk.writer(i, chunk.x)
+                xs = chunk.x
+            else:
+                xs = x[:, chunk.index].permute(1, 2, 0)
+                if not xs.is_contiguous():  # (a batch stored inst feats batch needs no copy)
+                    xs = chunk.x.copy_(xs)
+            self._forward_backward(chunk, xs)
+        torch.sum(self.per_feature, dim=1, out=self.losses[i]).div_(self.feature_count)
+        self._adamw()
+        self.step.add_(1)
+        self.done += 1
+
+    def _forward_backward(self, c: _Chunk, x: Float[Tensor, "inst feats batch"]) -> None:
+        """Forward, loss per feature and hand-written gradients of one chunk (as `_toy_step` computes them)."""
+        torch.bmm(c.W, x, out=c.h)  # h = W x
+        torch.baddbmm(c.b, c.W_t, c.h, out=c.out)  # pre = W^T h + b
+        if not self.linear:
+            c.out.relu_()
+        torch.sub(c.out, x, out=c.err)
+        torch.mul(c.imp, c.err, out=c.g)  # weighted error
+        torch.sum(c.err.mul_(c.g), dim=2, out=c.per_feature).div_(self.batch_count)  # what mean(dim=2) computes
+        c.g.mul_(self.grad_scale)  # dL/dpre
+        if not self.linear:
+            c.g.mul_(c.out.sign_())  # the ReLU's derivative
+        torch.bmm(c.W, c.g, out=c.g_h)
+        torch.bmm(c.h, c.g.transpose(1, 2), out=c.grad_w).add_(torch.bmm(c.g_h, x.transpose(1, 2), out=c.grad_w2))
+        torch.sum(c.g, dim=2, out=c.grad_b)
+
+    def _adamw(self) -> None:
+        """AdamW, as torch.optim.AdamW computes it, on W and b at once."""
+        self.W.mul_(self.decay)
+        self.b.mul_(self.decay)
+        self.m.lerp_(self.grad, self.beta1_weight)
+        self.v.mul_(self.beta2).addcmul_(self.grad, self.grad, value=self.beta2_weight)
+        torch.sqrt(self.v, out=self.denom).div_(self.root_bc2).add_(self.eps)
+        torch.mul(self.m, self.step_size, out=self.update).div_(self.denom)
+        self.W.sub_(self.update_w)
+        self.b.sub_(self.update_b)
 
 
 def _broadcast_bmm(a: Float[Tensor, "inst p k"], b: Float[Tensor, "inst k q"]) -> Float[Tensor, "inst p q"]:
