@@ -14,6 +14,7 @@ size sets how it is cut) and is scored with the course's `mmcs` on its decoder e
 batch generation and evaluation, from the first step. Runs stop at MMCS 0.99, the cap or the schedule's end.
 
     python benchmarks/bench_sae_vs_saelens.py --seeds 3 --cap 60
+    python benchmarks/bench_sae_vs_saelens.py --trainers course-l1 saelens-standard-lr3e-3   # and lr 3e-3
     python benchmarks/bench_sae_vs_saelens.py --table results.jsonl   # the table of an earlier run
 """
 
@@ -47,6 +48,8 @@ D_SAE = 1024
 EVAL_EVERY = 20
 TRAINERS = ("course-l1", "course-topk", "saelens-standard-defaults", "saelens-topk-defaults",
             "saelens-standard-course", "saelens-topk-course")
+EXTRA = ("saelens-standard-lr3e-3", "saelens-topk-lr3e-3")
+"""Not run by default: SAELens's defaults with lr 3e-3 (issue 19's first measurement)."""
 
 
 def stream(seed: int, batch: int) -> tuple[torch.Tensor, Iterator[torch.Tensor]]:
@@ -94,7 +97,9 @@ def run_course(kind: str, seed: int, cap: float) -> dict:
 
 def saelens_settings(name: str) -> tuple[dict, dict]:
     """(SAE config kwargs, trainer kwargs) for a SAELens trainer name."""
-    arch, settings = name.split("-")[1:]
+    arch, settings = name.split("-", 2)[1:]
+    if settings == "lr3e-3":
+        return saelens_settings(f"saelens-{arch}-defaults")[0], dict(lr=3e-3, batch=1024, steps=None, decay=0)
     if settings == "defaults":  # sae_lens.synthetic.train_toy_sae's defaults; the SAE configs' own defaults
         sae = dict(l1_coefficient=1.0) if arch == "standard" else dict(k=5)
         return sae, dict(lr=3e-4, batch=1024, steps=None, decay=0)
@@ -165,7 +170,7 @@ def _median(values: list[float]) -> float:
 
 def table(results: list[dict]) -> str:
     """Medians per trainer, and the ratio to the course's recipe of the same kind."""
-    names = [n for n in TRAINERS if any(r["name"] == n for r in results)]
+    names = [n for n in TRAINERS + EXTRA if any(r["name"] == n for r in results)]
     by = {n: [r for r in results if r["name"] == n] for n in names}
 
     def time_to(rs: list[dict], target: float) -> float:
@@ -199,7 +204,7 @@ def table(results: list[dict]) -> str:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--trainers", nargs="+", default=list(TRAINERS), choices=TRAINERS)
+    parser.add_argument("--trainers", nargs="+", default=list(TRAINERS), choices=TRAINERS + EXTRA)
     parser.add_argument("--seeds", type=int, default=3)
     parser.add_argument("--cap", type=float, default=60.0, help="seconds per run")
     parser.add_argument("--out", type=Path, default=Path("bench_sae_vs_saelens.jsonl"),
