@@ -192,7 +192,8 @@ def table(results: list[dict]) -> str:
         course = by.get("course-l1" if "l1" in n or "standard" in n else "course-topk", [])
         ours, theirs = time_to(course, TARGETS[-1]) if course else float("nan"), time_to(rs, TARGETS[-1])
         longest = max(r["seconds"] for r in rs)
-        t_cell = (f"> {longest / ours:.1f}x (not reached in {longest:.0f} s)" if theirs == float("inf") and ours < float("inf")
+        t_cell = ("no course run here" if not course
+                  else f"> {longest / ours:.1f}x (not reached in {longest:.0f} s)" if theirs == float("inf") and ours < float("inf")
                   else f"{theirs / ours:.2f}x")
         ratio_r = rate / _median([r["steps"] / r["seconds"] for r in course]) if course else float("nan")
         lines.append(f"| {n} | {len(rs)} | " + " | ".join(cells)
