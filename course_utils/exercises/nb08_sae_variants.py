@@ -108,23 +108,32 @@ def _probe_gated(fn: Any) -> list[Any]:
     return outputs
 
 
-def _judge_gated(got: Any, expected: Any) -> int:
+def _judge_cases(got: Any, expected: list[Any], descriptions: list[str], compare_case: Any) -> int:
+    """Judge a probe's per-case records: `compare_case(got_i, expected_i)` raises CheckFailure on a wrong one."""
     if not isinstance(got, list) or len(got) < 1:
         raise CheckFailure("its check recorded no outputs")
-    for index, (ref_loss, ref_grads) in enumerate(expected):
+    for index, (want, description) in enumerate(zip(expected, descriptions, strict=True)):
         if index >= len(got):
-            raise CheckFailure("no output was recorded for this input", inputs=GATED_INPUTS)
+            raise CheckFailure("no output was recorded for this input", inputs=description)
         try:
-            loss, grads = got[index]
-            compare_values(loss, ref_loss, atol=1e-5, rtol=1e-4, where="loss")
-            for name, value, want in zip(GATED_GRADS, grads, ref_grads, strict=True):
-                compare_values(value, want, atol=1e-5, rtol=1e-4, where=f"gradient for {name}")
+            compare_case(got[index], want)
         except CheckFailure as failure:
-            failure.inputs = GATED_INPUTS
+            failure.inputs = description
             raise
         except (TypeError, ValueError) as error:
-            raise CheckFailure(f"its outputs have the wrong form ({error})", inputs=GATED_INPUTS) from None
+            raise CheckFailure(f"its outputs have the wrong form ({error})", inputs=description) from None
     return len(expected)
+
+
+def _compare_gated(got: Any, expected: Any) -> None:
+    (loss, grads), (ref_loss, ref_grads) = got, expected
+    compare_values(loss, ref_loss, atol=1e-5, rtol=1e-4, where="loss")
+    for name, value, want in zip(GATED_GRADS, grads, ref_grads, strict=True):
+        compare_values(value, want, atol=1e-5, rtol=1e-4, where=f"gradient for {name}")
+
+
+def _judge_gated(got: Any, expected: Any) -> int:
+    return _judge_cases(got, expected, [GATED_INPUTS] * len(expected), _compare_gated)
 
 
 make_exercise(
@@ -182,30 +191,21 @@ def _probe_jumprelu(fn: Any) -> Any:
     return outputs
 
 
+def _compare_jumprelu(got: Any, expected: Any) -> None:
+    (out, gz, gt), (out_ref, gz_ref, gt_ref) = got, expected
+    compare_values(out, out_ref, atol=1e-6, rtol=1e-5, where="forward output")
+    if gz is None:
+        raise CheckFailure("backward returned no gradient for z (expected 1[z > theta] * grad)")
+    compare_values(gz, gz_ref, atol=1e-5, rtol=1e-4, where="gradient for z")
+    if gt is None:
+        raise CheckFailure("backward returned no gradient for threshold")
+    compare_values(gt, gt_ref, atol=1e-4, rtol=1e-4, where="gradient for threshold")
+
+
 def _judge_jumprelu(got: Any, expected: Any) -> int:
     if isinstance(got, dict) and "not_a_function" in got:
         raise CheckFailure(f"expected a torch.autograd.Function subclass, got {got['not_a_function']}")
-    if not isinstance(got, list):
-        raise CheckFailure("its check recorded no outputs")
-    descriptions = [case[-1] for case in _jumprelu_cases()]
-    for index, ((out_ref, gz_ref, gt_ref), description) in enumerate(zip(expected, descriptions, strict=True)):
-        if index >= len(got):
-            raise CheckFailure("no output was recorded for this input", inputs=description)
-        try:
-            out, gz, gt = got[index]
-            compare_values(out, out_ref, atol=1e-6, rtol=1e-5, where="forward output")
-            if gz is None:
-                raise CheckFailure("backward returned no gradient for z (expected 1[z > theta] * grad)")
-            compare_values(gz, gz_ref, atol=1e-5, rtol=1e-4, where="gradient for z")
-            if gt is None:
-                raise CheckFailure("backward returned no gradient for threshold")
-            compare_values(gt, gt_ref, atol=1e-4, rtol=1e-4, where="gradient for threshold")
-        except CheckFailure as failure:
-            failure.inputs = description
-            raise
-        except (TypeError, ValueError) as error:
-            raise CheckFailure(f"its outputs have the wrong form ({error})", inputs=description) from None
-    return len(expected)
+    return _judge_cases(got, expected, [case[-1] for case in _jumprelu_cases()], _compare_jumprelu)
 
 
 make_exercise(
