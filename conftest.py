@@ -49,3 +49,27 @@ def pytest_ignore_collect(collection_path, config):
     if ".ipynb_checkpoints" in collection_path.parts:
         return True
     return None
+
+
+# Seconds a test is expected to take, for the order below: rough, but enough to put the long files first.
+EXPECTED_SECONDS = {"browser": 40.0, "slow": 4.0, "notebook cell": 0.7, "other": 0.2}
+
+
+def _expected_seconds(item) -> float:
+    for mark in ("browser", "slow"):
+        if item.get_closest_marker(mark):
+            return EXPECTED_SECONDS[mark]
+    return EXPECTED_SECONDS["notebook cell" if item.nodeid.split("::")[0].endswith(".ipynb") else "other"]
+
+
+def pytest_collection_modifyitems(config, items):
+    """Longest files first (each file runs on one worker, --dist loadfile): no long file is left for the end.
+
+    pytest-xdist would otherwise order files by their number of tests (--no-loadscope-reorder turns that
+    off), which put the two browser tests, the longest file, last, with one worker idle while it ran.
+    """
+    files: dict[str, list] = {}
+    for item in items:
+        files.setdefault(item.nodeid.split("::")[0], []).append(item)
+    ordered = sorted(files.values(), key=lambda group: -sum(map(_expected_seconds, group)))
+    items[:] = [item for group in ordered for item in group]

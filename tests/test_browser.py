@@ -20,6 +20,7 @@ import time
 import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -78,9 +79,53 @@ def _free_port() -> int:
         return sock.getsockname()[1]
 
 
+@dataclass(frozen=True)
+class LabServer:
+    url: str
+    token: str
+    workdir: Path
+
+    def page_url(self, name: str) -> str:
+        """The notebook in a workspace of its own, so that no other test's tabs are restored with it."""
+        return f"{self.url}/lab/workspaces/{Path(name).stem}/tree/{name}?token={self.token}"
+
+    def shut_down_kernels(self) -> None:
+        """Stop every kernel, so that one test's kernel does not take CPU from the next."""
+        headers = {"Authorization": f"token {self.token}"}
+        with urllib.request.urlopen(urllib.request.Request(f"{self.url}/api/kernels", headers=headers), timeout=10) as response:
+            kernels = json.load(response)
+        for kernel in kernels:
+            request = urllib.request.Request(f"{self.url}/api/kernels/{kernel['id']}", headers=headers, method="DELETE")
+            urllib.request.urlopen(request, timeout=30).close()
+
+
+@dataclass(frozen=True)
+class Lab:
+    """One JupyterLab server and one Chromium, shared by this file's tests (their start is a third of a test)."""
+
+    server: LabServer
+    browser: object
+    started_s: float
+
+
+@pytest.fixture(scope="module")
+def lab(tmp_path_factory) -> Iterator[Lab]:
+    _require_browser()
+    from playwright.sync_api import sync_playwright
+
+    start = time.perf_counter()
+    workdir = tmp_path_factory.mktemp("work")
+    with jupyterlab(workdir, tmp_path_factory.mktemp("jupyter")) as server, sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+        try:
+            yield Lab(server, browser, time.perf_counter() - start)
+        finally:
+            browser.close()
+
+
 @contextmanager
-def jupyterlab(workdir: Path, home: Path) -> Iterator[str]:
-    """JupyterLab serving `workdir` on loopback with its own settings; yields its URL with the token."""
+def jupyterlab(workdir: Path, home: Path) -> Iterator[LabServer]:
+    """JupyterLab serving `workdir` on loopback with its own settings."""
     port, token = _free_port(), secrets.token_hex(16)
     settings = home / "user-settings"
     for name, values in LAB_SETTINGS.items():
@@ -124,7 +169,7 @@ def jupyterlab(workdir: Path, home: Path) -> Iterator[str]:
             if time.monotonic() > deadline:
                 pytest.fail(f"JupyterLab did not answer within 60 s:\n{log.read_text()[-3000:]}")
             time.sleep(0.2)
-        yield f"{url}/lab/tree/{{name}}?token={token}"
+        yield LabServer(url, token, workdir)
     finally:
         _stop(server)
 
@@ -172,60 +217,54 @@ def _use_a_widget(page, cell) -> str:
     pytest.fail("the widget cell shows no checkbox, slider, dropdown or toggle buttons to use")
 
 
-def run_in_jupyterlab(notebook: Path, tmp_path: Path, screenshot: str) -> dict:
+def run_in_jupyterlab(lab: Lab, notebook: Path, screenshot: str) -> dict:
     """Open a copy of `notebook` in JupyterLab in Chromium, run all cells, use a widget, screenshot."""
-    from playwright.sync_api import sync_playwright
-
-    workdir = tmp_path / "work"
-    workdir.mkdir()
     # Stored outputs are dropped: every cell is run afresh, and the page need not render them twice.
-    (workdir / notebook.name).write_text(json.dumps(_without_outputs(json.loads(notebook.read_text()))))
+    (lab.server.workdir / notebook.name).write_text(json.dumps(_without_outputs(json.loads(notebook.read_text()))))
     ARTIFACTS.mkdir(exist_ok=True)
     shot = ARTIFACTS / screenshot
-    found: dict = {"console_errors": []}
+    found: dict = {"console_errors": [], "lab_start_s": lab.started_s}
     start = time.perf_counter()
-    with jupyterlab(workdir, tmp_path / "jupyter") as url, sync_playwright() as playwright:
-        found["server_s"] = time.perf_counter() - start
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
-        page = browser.new_page(viewport={"width": 1400, "height": 1000})
-        page.set_default_timeout(60_000)
-        page.on("console", lambda msg: msg.type == "error" and found["console_errors"].append(msg.text))
+    page = lab.browser.new_page(viewport={"width": 1400, "height": 1000})
+    page.set_default_timeout(60_000)
+    page.on("console", lambda msg: msg.type == "error" and found["console_errors"].append(msg.text))
+    try:
+        page.goto(lab.server.page_url(notebook.name))
+        page.wait_for_function(JS_NOTEBOOK_READY, timeout=90_000)
+        found["open_s"] = time.perf_counter() - start
+        page.evaluate("() => window.jupyterapp.shell.collapseLeft()")
+        found["run_all"] = page.evaluate(JS_RUN_ALL, RUN_SECONDS)
+        found["run_s"] = time.perf_counter() - start
+        found["notebook"] = page.evaluate(JS_NOTEBOOK_JSON)
+        page.wait_for_selector(".js-plotly-plot svg.main-svg", state="attached")
+        found["plotly_svgs"] = page.locator(".js-plotly-plot svg.main-svg").count()
+        found["widget_errors"] = page.get_by_text(re.compile("Error displaying widget|Failed to load model class")).count()
+        cells = page.locator(".jp-CodeCell").filter(has=page.locator(CONTROLS))
+        found["widget_cells"] = cells.count()
+        if found["widget_cells"]:
+            cell = cells.first
+            cell.locator(".js-plotly-plot svg.main-svg").first.wait_for(state="attached")
+            cell.scroll_into_view_if_needed()
+            cell.evaluate("cell => cell.scrollIntoView({block: 'start'})")
+            before = cell.evaluate(JS_FINGERPRINT)
+            found["control"] = _use_a_widget(page, cell)
+            page.wait_for_function(f"([cell, before]) => ({JS_FINGERPRINT})(cell) !== before && "
+                                   "cell.querySelectorAll('.js-plotly-plot svg.main-svg').length > 0",
+                                   arg=[cell.element_handle(), before], timeout=30_000)
+            found["changed"] = True
+            found["widget_s"] = time.perf_counter() - start
+        page.screenshot(path=str(shot))
+    except Exception as error:  # a timeout or a crashed page: say where to look
         try:
-            page.goto(url.format(name=notebook.name))
-            page.wait_for_function(JS_NOTEBOOK_READY, timeout=90_000)
-            found["open_s"] = time.perf_counter() - start
-            page.evaluate("() => window.jupyterapp.shell.collapseLeft()")
-            found["run_all"] = page.evaluate(JS_RUN_ALL, RUN_SECONDS)
-            found["run_s"] = time.perf_counter() - start
-            found["notebook"] = page.evaluate(JS_NOTEBOOK_JSON)
-            page.wait_for_selector(".js-plotly-plot svg.main-svg", state="attached")
-            found["plotly_svgs"] = page.locator(".js-plotly-plot svg.main-svg").count()
-            found["widget_errors"] = page.get_by_text(re.compile("Error displaying widget|Failed to load model class")).count()
-            cells = page.locator(".jp-CodeCell").filter(has=page.locator(CONTROLS))
-            found["widget_cells"] = cells.count()
-            if found["widget_cells"]:
-                cell = cells.first
-                cell.locator(".js-plotly-plot svg.main-svg").first.wait_for(state="attached")
-                cell.scroll_into_view_if_needed()
-                cell.evaluate("cell => cell.scrollIntoView({block: 'start'})")
-                before = cell.evaluate(JS_FINGERPRINT)
-                found["control"] = _use_a_widget(page, cell)
-                page.wait_for_function(f"([cell, before]) => ({JS_FINGERPRINT})(cell) !== before && "
-                                       "cell.querySelectorAll('.js-plotly-plot svg.main-svg').length > 0",
-                                       arg=[cell.element_handle(), before], timeout=30_000)
-                found["changed"] = True
-                found["widget_s"] = time.perf_counter() - start
             page.screenshot(path=str(shot))
-        except Exception as error:  # a timeout or a crashed page: say where to look
-            try:
-                page.screenshot(path=str(shot))
-            except Exception:
-                pass
-            raise AssertionError(f"{notebook.name} in JupyterLab: {error} (screenshot: {shot}; "
-                                 f"console errors: {found['console_errors'][:5]})") from error
-        finally:
-            browser.close()
-            found["closed_s"] = time.perf_counter() - start
+        except Exception:
+            pass
+        raise AssertionError(f"{notebook.name} in JupyterLab: {error} (screenshot: {shot}; "
+                             f"console errors: {found['console_errors'][:5]})") from error
+    finally:
+        page.close()
+        lab.server.shut_down_kernels()
+        found["closed_s"] = time.perf_counter() - start
     found["seconds"] = time.perf_counter() - start
     found["screenshot"] = shot
     return found
@@ -268,8 +307,9 @@ def solution_with_most_widgets() -> Path:
 
 
 def _timeline(found: dict) -> str:
-    steps = ("server", "open", "run", "widget", "closed")
-    return ", ".join(f"{step} at {found[f'{step}_s']:.1f} s" for step in steps if f"{step}_s" in found)
+    steps = ("open", "run", "widget", "closed")
+    shared = f"server and browser started in {found['lab_start_s']:.1f} s (once for the file); "
+    return shared + ", ".join(f"{step} at {found[f'{step}_s']:.1f} s" for step in steps if f"{step}_s" in found)
 
 
 def _assert_lab_run(found: dict, name: str) -> None:
@@ -284,11 +324,10 @@ def _assert_lab_run(found: dict, name: str) -> None:
     assert found.get("changed"), f"{name}: using the {found.get('control')} did not change the figure {notes}"
 
 
-def test_exercise_notebook_01_runs_in_jupyterlab(tmp_path):
+def test_exercise_notebook_01_runs_in_jupyterlab(lab):
     """notebooks/01 as a learner first opens it: runs clean, figures render, the widget responds."""
-    _require_browser()
     notebook = ROOT / "notebooks" / "01_polysemanticity.ipynb"
-    found = run_in_jupyterlab(notebook, tmp_path, "jupyterlab-notebook01.png")
+    found = run_in_jupyterlab(lab, notebook, "jupyterlab-notebook01.png")
     _assert_lab_run(found, notebook.name)
     if os.environ.get("COURSE_UPDATE_SCREENSHOT") == "1":
         shutil.copy(found["screenshot"], README_SCREENSHOT)
@@ -297,11 +336,10 @@ def test_exercise_notebook_01_runs_in_jupyterlab(tmp_path):
           f"timeline: {_timeline(found)}")
 
 
-def test_solution_notebook_with_most_widgets_runs_in_jupyterlab(tmp_path):
+def test_solution_notebook_with_most_widgets_runs_in_jupyterlab(lab):
     """The worked notebook with the most widgets: runs clean, figures render, the widget responds."""
-    _require_browser()
     notebook = solution_with_most_widgets()
-    found = run_in_jupyterlab(notebook, tmp_path, f"jupyterlab-solution-{notebook.stem}.png")
+    found = run_in_jupyterlab(lab, notebook, f"jupyterlab-solution-{notebook.stem}.png")
     _assert_lab_run(found, f"solutions/{notebook.name}")
     print(f"solutions/{notebook.name}: {found['seconds']:.1f} s in JupyterLab, {found['plotly_svgs']} plotly SVGs, "
           f"{found['widget_cells']} widget cell(s), used a {found['control']}; "

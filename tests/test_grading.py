@@ -10,9 +10,12 @@ from pathlib import Path
 
 import nbformat
 import pytest
+from processes import kernels_left_running
 
 from course_utils.course.cli import main
 from course_utils.exercises import exercises_for
+
+pytestmark = pytest.mark.slow  # every grade runs notebook 01 in a fresh kernel
 
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOK = "01_polysemanticity"  # the fastest notebook; its grade runs are the slow part of this file
@@ -50,6 +53,7 @@ def test_solved_notebook_passes_every_exercise_and_is_unchanged(tmp_path, capsys
     assert names == [ex.name for ex in exercises_for(NOTEBOOK)] and len(names) >= 3
     assert {row["status"] for row in report["exercises"]} == {"passed"}
     assert snapshot(path) == before
+    assert not kernels_left_running()
 
 
 def test_unfilled_notebook_is_not_attempted_and_untouched(capsys):
@@ -85,7 +89,7 @@ def test_planted_wrong_answer_fails_with_its_message(tmp_path, capsys):
     ("bad_code", "fragment", "extra"),
     [
         ("undefined_name + 1", "raised NameError: name 'undefined_name' is not defined", []),
-        ("while True:\n    pass", "did not finish within 10 s", ["--timeout", "10"]),
+        ("while True:\n    pass", "did not finish within 6 s", ["--timeout", "6"]),
         ("import os\nos._exit(1)", "crashed the Python kernel", []),
     ],
 )
@@ -101,6 +105,7 @@ def test_an_answer_that_breaks_stops_grading_clearly(tmp_path, capsys, bad_code,
     assert code == 1
     assert f"stopped: cell {index + 1} " in out and fragment in out
     assert "not reached" in out and "Traceback" not in out
+    assert not kernels_left_running()  # a kernel stopped by a time-out would go on spinning
 
 
 def test_a_cell_outside_the_answers_is_not_run_and_is_reported(tmp_path, capsys):

@@ -19,6 +19,8 @@ from course_utils.course.grading import course_copy
 from course_utils.course.notebook_files import exercise_notebook
 from course_utils.exercises import exercises_for
 
+pytestmark = pytest.mark.slow  # the module's fixture grades a class of notebooks
+
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOK = "02_antipodal_pair"
 EXERCISES = [exercise.name for exercise in exercises_for(NOTEBOOK)]

@@ -21,6 +21,7 @@ from course_utils.lm import (
 from course_utils.sae import TopKSAE
 
 
+@pytest.mark.slow
 def test_shipped_saes_load_offline_and_match_their_record(monkeypatch):
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     record = load_shipped_record()
@@ -48,6 +49,7 @@ def test_shipped_saes_load_offline_and_match_their_record(monkeypatch):
         load_shipped_sae(512)
 
 
+@pytest.mark.slow
 def test_train_shipped_saes_writes_int8_weights_and_a_record_that_they_reach(tmp_path: Path, monkeypatch):
     corpus = tmp_path / "stdlib"
     corpus.mkdir()

@@ -66,6 +66,7 @@ def test_save_and_load_round_trip(tmp_path):
         load_transcoder_record(tmp_path / "missing")
 
 
+@pytest.mark.slow
 def test_shipped_transcoder_matches_its_record():
     record = load_transcoder_record()
     model, tc = load_lm(), load_transcoder()
@@ -83,6 +84,7 @@ def test_shipped_transcoder_matches_its_record():
     assert record["eval_loss_recovered"] > 0.85  # what notebook 10 says of it
 
 
+@pytest.mark.slow
 def test_course_train_transcoder_writes_a_loadable_asset(tmp_path):
     from course_utils.course.cli import main
 

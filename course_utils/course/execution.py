@@ -11,6 +11,7 @@ from pathlib import Path
 
 from jupyter_client.kernelspec import KernelSpec, KernelSpecManager
 from jupyter_client.manager import AsyncKernelManager
+from jupyter_core.utils import run_sync
 from nbclient import NotebookClient
 from nbclient.exceptions import CellExecutionError, CellTimeoutError, DeadKernelError
 from nbformat import NotebookNode
@@ -125,7 +126,22 @@ def execute(
         )
     except RuntimeError as error:  # e.g. "Kernel didn't respond in 60 seconds"
         return ExecutionReport(ok=False, kind="kernel", problem=f"the Python kernel could not run: {error}")
+    finally:
+        _stop_kernel(client, manager)
     return ExecutionReport(ok=True)
+
+
+def _stop_kernel(client: NotebookClient, manager: AsyncKernelManager) -> None:
+    """Stop the kernel: nbclient leaves running a kernel it was handed, and one stopped by a time-out
+    would go on spinning, so a class's grading would pile up kernels (memory) and endless loops (CPU)."""
+
+    async def stop() -> None:
+        if client.kc is not None:
+            client.kc.stop_channels()
+        if manager.has_kernel:
+            await manager.shutdown_kernel(now=True)
+
+    run_sync(stop)()
 
 
 def _cell_label(index: int | None) -> str:
