@@ -38,6 +38,15 @@ def test_pyproject_ranges_are_loose_and_constraints_pin_the_tested_torch():
         assert name in pinned, f"{name} has no tested pin in constraints.txt"
 
 
+def test_kernels_start_without_building_an_iri_grammar():
+    """plotly imports nbformat, which imports jsonschema; from 4.25 jsonschema's format-nongpl extra (which
+    jupyter-events asks for) brings rfc3987-syntax, whose import builds a grammar: 1.3 s of every kernel's start."""
+    constraints = (ROOT / "constraints.txt").read_text().splitlines()
+    jsonschema = next(line.split("==")[1] for line in constraints if line.startswith("jsonschema=="))
+    assert tuple(int(part) for part in jsonschema.split(".")[:2]) < (4, 25), jsonschema
+    assert not [line for line in constraints if line.startswith(("rfc3987-syntax", "lark"))]
+
+
 def test_course_map_lists_every_notebook():
     for solution in sorted((ROOT / "solutions").glob("[0-9][0-9]_*.ipynb")):
         assert f"`{solution.stem}`" in README, f"README's course map lacks {solution.stem}"
