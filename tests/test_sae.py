@@ -272,3 +272,32 @@ def test_residual_resampling_points_at_what_is_missing():
     torch.testing.assert_close(sae.W_dec[0, 1], torch.tensor([0.0, 1.0, 0.0]))
     with pytest.raises(ValueError, match="source"):
         resample_dead_(sae, None, x, x_hat, dead, source="output")  # type: ignore[arg-type]
+
+
+def test_fused_adam_is_torch_adam_bit_for_bit():
+    """The trainer's Adam (no torch.optim, whose first use imports torch._dynamo) is torch's fused Adam exactly,
+    with the lr changed every step as LambdaLR changes it, and a state that resampling can reset."""
+    from course_utils.sae.adam import FusedAdam
+
+    g = torch.Generator().manual_seed(0)
+    ours = [torch.nn.Parameter(torch.randn(3, 5, generator=g)), torch.nn.Parameter(torch.randn(4, generator=g))]
+    theirs = [torch.nn.Parameter(p.detach().clone()) for p in ours]
+    opt = FusedAdam(ours, lr=3e-3, betas=(0.9, 0.99))
+    ref = torch.optim.Adam(theirs, lr=3e-3, betas=(0.9, 0.99), fused=True)
+    sched = torch.optim.lr_scheduler.LambdaLR(ref, lambda s: 1.0 - s / 20)
+    for step in range(10):
+        grads = [torch.randn(p.shape, generator=g) for p in ours]
+        for a, b, grad in zip(ours, theirs, grads, strict=True):
+            a.grad, b.grad = grad.clone(), grad.clone()
+        if step == 3:  # a parameter without a gradient is left alone, as torch.optim does
+            ours[1].grad = theirs[1].grad = None
+        opt.lr = 3e-3 * (1.0 - step / 20)
+        opt.step()
+        ref.step()
+        sched.step()
+        if step == 5:
+            for o in (opt, ref):
+                o.state[(ours if o is opt else theirs)[0]]["exp_avg"][1] = 0.0
+    for a, b in zip(ours, theirs, strict=True):
+        assert torch.equal(a, b)
+        assert torch.equal(opt.state[a]["exp_avg_sq"], ref.state[b]["exp_avg_sq"])

@@ -18,6 +18,7 @@ from torch import Tensor
 from tqdm.auto import tqdm
 
 from course_utils.metrics.dictionary import mmcs as mmcs_fn
+from course_utils.sae.adam import FusedAdam
 from course_utils.sae.autograd_step import autograd_step_grads_
 from course_utils.sae.base import SAE, _as_instances, normalize_decoder_, project_decoder_grad_
 from course_utils.sae.relu import L1SAE
@@ -109,8 +110,7 @@ def train(
     """
     # L1 and TopK have the hand-written step on the active latents; the other kinds go through autograd.
     step_grads_ = sae_step_grads_ if type(sae) in (L1SAE, TopKSAE) else autograd_step_grads_
-    opt = torch.optim.Adam(sae.parameters(), lr=cfg.lr, betas=cfg.betas, fused=True)
-    sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: _lr_factor(s, cfg))
+    opt = FusedAdam(sae.parameters(), lr=cfg.lr, betas=cfg.betas)
     gen = torch.Generator(device=sae.W_dec.device).manual_seed(cfg.seed)
     n_inst, d_sae = sae.cfg.n_inst, sae.cfg.d_sae
     since_fired = torch.zeros(n_inst, d_sae, dtype=torch.long, device=sae.W_dec.device)
@@ -132,8 +132,8 @@ def train(
         result = step_grads_(sae, x, dead=dead, l1_scale=l1_scale)  # sets .grad; autograd's values
         losses, x_hat = result.losses, result.x_hat
         project_decoder_grad_(sae)
+        opt.lr = cfg.lr * _lr_factor(step, cfg)  # as torch's LambdaLR sets it
         opt.step()
-        sched.step()
         normalize_decoder_(sae)
         with torch.no_grad():
             since_fired = torch.where(result.fires > 0, 0, since_fired + x.shape[0])
@@ -180,7 +180,7 @@ def train(
 @torch.no_grad()
 def resample_dead_(
     sae: SAE,
-    opt: torch.optim.Optimizer | None,
+    opt: FusedAdam | torch.optim.Optimizer | None,
     x: Tensor,
     x_hat: Float[Tensor, "batch inst hidden"],
     dead: Bool[Tensor, "inst d_sae"],
