@@ -83,3 +83,10 @@ def test_mismatched_dimensions_are_explained():
         mmcs(torch.randn(4, 3), torch.randn(5, 2))
     with pytest.raises(ValueError, match="expected"):
         l0(torch.randn(2, 2, 2, 2))
+
+
+def test_token_purity_is_the_share_of_the_most_common_top_token():
+    from course_utils.metrics.tokens import token_purity
+
+    top = torch.tensor([[7, 7, 7, 7], [1, 1, 2, 3], [0, 1, 2, 3]])
+    assert token_purity(top).tolist() == [1.0, 0.5, 0.25]

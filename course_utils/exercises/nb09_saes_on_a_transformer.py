@@ -24,6 +24,7 @@ from course_utils.exercises import (
     verifier,
 )
 from course_utils.lm.model import HOOK_POST, LMConfig, make_model
+from course_utils.metrics.tokens import token_purity
 from course_utils.sae import SAEConfig, make_sae, normalize_decoder_, project_decoder_grad_
 
 NOTEBOOK = "09_saes_on_a_transformer"
@@ -55,12 +56,6 @@ def direct_logits(
 ) -> Float[Tensor, " vocab"]:
     """How much one unit of an MLP direction raises each next-byte logit, through W_out and the unembedding."""
     return direction @ W_out @ W_U
-
-
-def token_purity(top_tokens: Int[Tensor, "units k"]) -> Float[Tensor, " units"]:
-    """For each unit, the share of its top-k tokens equal to the most common one among them."""
-    counts = torch.nn.functional.one_hot(top_tokens, num_classes=256).sum(1)
-    return counts.max(-1).values.float() / top_tokens.shape[1]
 
 
 @cache
