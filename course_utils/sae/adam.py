@@ -1,8 +1,8 @@
-"""Adam for the SAE trainer: torch.optim.Adam(fused=True)'s arithmetic, without torch.optim's first-use cost.
+"""Adam for the SAE trainer: torch.optim.Adam(fused=True)'s arithmetic, without the optimiser class's first-use cost.
 
-The first call into torch.optim imports torch._dynamo (about 2 s of a notebook kernel's time on a laptop CPU),
-because every optimiser method is wrapped to keep torch.compile out. This class calls the same fused kernel
-that `torch.optim.Adam(fused=True)` calls, so the numbers are the same bit for bit (tests/test_sae.py).
+The first call of a torch.optim optimiser's methods imports torch._dynamo (about 2 s of a notebook kernel's time on
+a laptop CPU), because each is wrapped to keep torch.compile out. torch's functional `torch.optim.adam.adam` is not,
+and it is what `torch.optim.Adam(fused=True).step()` runs, so the numbers are the same bit for bit (tests/test_sae.py).
 """
 
 from __future__ import annotations
@@ -11,6 +11,7 @@ from collections.abc import Iterable
 
 import torch
 from torch import Tensor, nn
+from torch.optim.adam import adam
 
 
 class FusedAdam:
@@ -35,9 +36,7 @@ class FusedAdam:
         if not params:
             return
         states = [self.state[p] for p in params]
-        steps = [s["step"] for s in states]
-        torch._foreach_add_(steps, 1)
-        torch._fused_adam_(params, [p.grad for p in params], [s["exp_avg"] for s in states],
-                           [s["exp_avg_sq"] for s in states], [], steps, amsgrad=False, lr=self.lr,
-                           beta1=self.betas[0], beta2=self.betas[1], weight_decay=0.0, eps=self.eps,
-                           maximize=False, grad_scale=None, found_inf=None)
+        adam(params, [p.grad for p in params], [s["exp_avg"] for s in states], [s["exp_avg_sq"] for s in states],
+             [], [s["step"] for s in states], fused=True, foreach=False, capturable=False, differentiable=False,
+             has_complex=False, amsgrad=False, beta1=self.betas[0], beta2=self.betas[1], lr=self.lr,
+             weight_decay=0.0, eps=self.eps, maximize=False)

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 import torch
 from jaxtyping import Float
 from torch import Tensor
+from torch.optim.adam import adam
 
 Scalar = Float[Tensor, "*grid"] | float
 LossFn = Callable[[Float[Tensor, "inst ..."]], Float[Tensor, " inst"]]
@@ -236,12 +237,16 @@ def density_sweep(
     rows = random_starts(n * n_starts, n_biases=2, scale=1.5, generator=generator)
     rows[:, 2:] = 0.01  # off the ReLU kink at 0, where the bias gradient vanishes
     rows.requires_grad_(True)
-    optimizer = torch.optim.Adam([rows], lr=lr)
+    # torch.optim.Adam's own arithmetic (its functional form): the optimiser class's first use imports
+    # torch._dynamo, about 2 s of notebook 02's run.
+    exp_avg, exp_avg_sq, step = torch.zeros_like(rows), torch.zeros_like(rows), torch.tensor(0.0)
     for _ in range(steps):
         loss = expected_loss(rows[:, 0], rows[:, 1], rows[:, 2], rows[:, 3], p).sum()
-        optimizer.zero_grad()
-        loss.backward()
-        optimizer.step()
+        (grad,) = torch.autograd.grad(loss, [rows])
+        with torch.no_grad():
+            adam([rows], [grad], [exp_avg], [exp_avg_sq], [], [step], foreach=False, fused=False, capturable=False,
+                 differentiable=False, has_complex=False, amsgrad=False, beta1=0.9, beta2=0.999, lr=lr,
+                 weight_decay=0.0, eps=1e-8, maximize=False)
     with torch.no_grad():
         final = expected_loss(rows[:, 0], rows[:, 1], rows[:, 2], rows[:, 3], p).view(n, n_starts)
         best = final.argmin(dim=1)
