@@ -83,16 +83,21 @@ CASES = {
     "an iterable of batches": (ToyModelConfig(n_instances=3, density=(1.0, 0.3, 0.1)), TrainConfig(steps=25, batch_size=64),
                                lambda cfg: [sparse_batch(64, cfg.density_tensor(), generator=torch.Generator().manual_seed(10 + i))
                                             for i in range(25)]),
+    "an iterable of batches of three sizes": (
+        ToyModelConfig(n_instances=3, density=(1.0, 0.3, 0.1)), TrainConfig(steps=25, batch_size=64),
+        lambda cfg: [sparse_batch((64, 48, 48, 80)[i % 4], cfg.density_tensor(), generator=torch.Generator().manual_seed(10 + i))
+                     for i in range(25)]),
 }
 
 
 @pytest.mark.parametrize("name", list(CASES))
-@pytest.mark.parametrize("chunk_floats", [None, 1])  # the default chunks, and one instance per chunk
-def test_plain_step_is_the_reference_step_bit_for_bit(name, chunk_floats, monkeypatch):
+@pytest.mark.parametrize("small_blocks", [False, True])  # the defaults; or one instance per chunk, losses in blocks of 7
+def test_plain_step_is_the_reference_step_bit_for_bit(name, small_blocks, monkeypatch):
     model_cfg, train_cfg, make_batches = CASES[name]
     train_cfg = replace(train_cfg, progress=False)
-    if chunk_floats is not None:
-        monkeypatch.setattr(tm, "CHUNK_FLOATS", chunk_floats)
+    if small_blocks:
+        monkeypatch.setattr(tm, "CHUNK_FLOATS", 1)
+        monkeypatch.setattr(tm, "LOSS_BLOCK", 7)
     fast = ToyModel(model_cfg, generator=torch.Generator().manual_seed(0))
     reference = copy.deepcopy(fast)
     log = train(fast, train_cfg, make_batches(model_cfg))

@@ -291,6 +291,12 @@ def _toy_step(
         param.sub_(step_size * m / (v.sqrt() / root_bc2 + eps))
 
 
+_threshold_backward = torch.ops.aten.threshold_backward.grad_input
+"""g where out > 0, else 0, in one pass. The parameters come out bit for bit as with `_toy_step`'s g * sign(out):
+the two differ only in the sign of some zeros, and AdamW's moments cannot see a zero's sign (m starts at +0, and
+lerp_ and addcmul_ turn +0 and -0 into the same numbers)."""
+
+
 @dataclass(frozen=True, kw_only=True, eq=False)
 class _Chunk:
     """Some instances' views of the parameters and gradients, their batch writer, and their work buffers."""
@@ -304,12 +310,15 @@ class _Chunk:
     grad_w: Tensor
     grad_w2: Tensor
     grad_b: Tensor
-    per_feature: Tensor
+    loss_rows: tuple[Tensor, ...]
+    """Row r of the loss block for these instances: (inst, feats), the sums over the batch of step r."""
     x: Tensor
+    x_t: Tensor
     h: Tensor
     out: Tensor
     err: Tensor
     g: Tensor
+    g_t: Tensor
     g_h: Tensor
 
 
@@ -317,9 +326,10 @@ class _PlainToyStep:
     """One training step of a ToyModel in plain PyTorch: the arithmetic of `_toy_step`, bit for bit, faster.
 
     Every tensor is allocated once and every operation writes in place or with `out=`; constants and the
-    per-step numbers (bias corrections, a scheduled rate) are 0-d float32 tensors, so that no operation
+    per-step numbers (a bias correction, a scheduled rate) are 0-d float32 tensors, so that no operation
     converts a Python number; the gradients and AdamW's moments of W and b share one flat buffer, so that
-    AdamW is one set of operations for the whole model; instances go in chunks that stay in the CPU's cache.
+    AdamW is one set of operations for the whole model; instances go in chunks that stay in the CPU's cache;
+    the losses are kept as sums over the batch for LOSS_BLOCK steps and reduced for all of them at once.
     """
 
     def __init__(
@@ -328,22 +338,24 @@ class _PlainToyStep:
         W, b = model.W.detach(), model.b.detach()  # views: updating them updates the parameters
         self.W, self.b, self.cfg, self.batch_fn, self.step, self.losses = W, b, cfg, batch_fn, step, losses
         self.linear, self.importance = model.cfg.linear, model.importance
+        self.scheduled = _scheduled(cfg)
         device = W.device
-        self.done = 0  # steps taken, as a Python number
+        self.done = self.logged = 0  # steps taken, and steps whose losses are in the log
 
         def scalar(value: float) -> Tensor:
             return torch.tensor(value, dtype=torch.float32, device=device)
 
         lr, (beta1, beta2), eps, wd = cfg.lr, cfg.betas, cfg.eps, cfg.weight_decay
-        self.decay, self.step_size, self.root_bc2 = scalar(1 - lr * wd), scalar(0.0), scalar(1.0)
+        self.decay, self.root_bc2 = scalar(1 - lr * wd), scalar(1.0)
         self.beta1_weight, self.beta2, self.beta2_weight, self.eps = 1 - beta1, scalar(beta2), 1 - beta2, scalar(eps)
         self.grad_scale, self.batch_count, self.feature_count = scalar(0.0), scalar(1.0), scalar(b.shape[1])
         n_w = W.numel()
-        flat = torch.zeros(5, n_w + b.numel(), device=device)  # gradient, m, v, and two temporaries
-        self.grad, self.m, self.v, self.denom, self.update = flat
+        flat = torch.zeros(4, n_w + b.numel(), device=device)  # gradient, m, v, and AdamW's denominator
+        self.grad, self.m, self.v, self.denom = flat
         self.grad_w, self.grad_b = self.grad[:n_w].view_as(W), self.grad[n_w:].view_as(b)
-        self.update_w, self.update_b = self.update[:n_w].view_as(W), self.update[n_w:].view_as(b)
-        self.per_feature = torch.zeros_like(b)
+        self.m_w, self.m_b = self.m[:n_w].view_as(W), self.m[n_w:].view_as(b)
+        self.denom_w, self.denom_b = self.denom[:n_w].view_as(W), self.denom[n_w:].view_as(b)
+        self.loss_block = torch.zeros(LOSS_BLOCK, *b.shape, device=device)
         self._allocate(n_batch)
 
     def _allocate(self, n_batch: int) -> None:
@@ -366,70 +378,87 @@ class _PlainToyStep:
                              f"{(n_inst, n_feats)}; make them from the model's config (cfg.density_tensor())")
         work = tuple(torch.zeros(width, n_feats, n_batch, dtype=torch.int32, device=device) for _ in range(2)) if writes else ()
         imp = self.importance.unsqueeze(-1)
+
+        def views(s: slice) -> dict[str, Tensor]:
+            mine = {name: buf[: s.stop - s.start] for name, buf in buffers.items()}
+            return dict(mine, x_t=mine["x"].transpose(1, 2), g_t=mine["g"].transpose(1, 2))
+
         self.chunks = [
             _Chunk(
                 index=s,
                 writer=batch_fn.writer(s, work) if writes else None,
                 W=W[s], W_t=W[s].transpose(1, 2), b=b[s].unsqueeze(-1), imp=imp[s],
-                grad_w=self.grad_w[s], grad_b=self.grad_b[s], per_feature=self.per_feature[s],
+                grad_w=self.grad_w[s], grad_b=self.grad_b[s], loss_rows=self.loss_block[:, s].unbind(0),
                 grad_w2=torch.zeros_like(W[s]),
-                **{name: buf[: s.stop - s.start] for name, buf in buffers.items()},
+                **views(s),
             )
             for s in chunks
         ]
 
     def __call__(self, x: Tensor | None) -> None:
         cfg, i = self.cfg, self.done
-        lr = learning_rate(cfg, i)
-        if _scheduled(cfg):
+        lr = learning_rate(cfg, i) if self.scheduled else cfg.lr
+        if self.scheduled:
             self.decay.fill_(1 - lr * cfg.weight_decay)
         t = i + 1  # AdamW's bias corrections, as Python numbers (rounded to float32 as the operations would)
-        self.step_size.fill_(lr / (1 - cfg.betas[0] ** t))
+        step_size = lr / (1 - cfg.betas[0] ** t)
         self.root_bc2.fill_(math.sqrt(1 - cfg.betas[1] ** t))
         if x is None and self.chunks[0].writer is None:
             x = self.batch_fn(self.step)
+        row = i % LOSS_BLOCK
         if x is not None and x.shape[0] != self.n_batch:
+            self._log_losses(i)  # the sums so far are divided by the old batch size
             self._allocate(x.shape[0])
         for chunk in self.chunks:
             if chunk.writer is not None:
                 chunk.writer(i, chunk.x)
-                xs = chunk.x
+                self._forward_backward(chunk, chunk.x, chunk.x_t, row)
+                continue
+            xs = x[:, chunk.index].permute(1, 2, 0)
+            if not xs.is_contiguous():  # (a batch stored inst feats batch needs no copy)
+                self._forward_backward(chunk, chunk.x.copy_(xs), chunk.x_t, row)
             else:
-                xs = x[:, chunk.index].permute(1, 2, 0)
-                if not xs.is_contiguous():  # (a batch stored inst feats batch needs no copy)
-                    xs = chunk.x.copy_(xs)
-            self._forward_backward(chunk, xs)
-        torch.sum(self.per_feature, dim=1, out=self.losses[i]).div_(self.feature_count)
-        self._adamw()
+                self._forward_backward(chunk, xs, xs.transpose(1, 2), row)
+        self._adamw(step_size)
         self.step.add_(1)
         self.done += 1
+        if row == LOSS_BLOCK - 1 or self.done == cfg.steps:
+            self._log_losses(self.done)
 
-    def _forward_backward(self, c: _Chunk, x: Float[Tensor, "inst feats batch"]) -> None:
-        """Forward, loss per feature and hand-written gradients of one chunk (as `_toy_step` computes them)."""
+    def _forward_backward(self, c: _Chunk, x: Float[Tensor, "inst feats batch"], x_t: Tensor, row: int) -> None:
+        """Forward, loss sums per feature and hand-written gradients of one chunk (as `_toy_step` computes them)."""
         torch.bmm(c.W, x, out=c.h)  # h = W x
         torch.baddbmm(c.b, c.W_t, c.h, out=c.out)  # pre = W^T h + b
         if not self.linear:
             c.out.relu_()
         torch.sub(c.out, x, out=c.err)
         torch.mul(c.imp, c.err, out=c.g)  # weighted error
-        torch.sum(c.err.mul_(c.g), dim=2, out=c.per_feature).div_(self.batch_count)  # what mean(dim=2) computes
+        torch.sum(c.err.mul_(c.g), dim=2, out=c.loss_rows[row])  # divided by the batch size in _log_losses
+        if not self.linear:  # the ReLU's derivative, as autograd applies it (zeros' signs may differ from g * sign(out))
+            _threshold_backward(c.g, c.out, 0.0, grad_input=c.g)
         c.g.mul_(self.grad_scale)  # dL/dpre
-        if not self.linear:
-            c.g.mul_(c.out.sign_())  # the ReLU's derivative
         torch.bmm(c.W, c.g, out=c.g_h)
-        torch.bmm(c.h, c.g.transpose(1, 2), out=c.grad_w).add_(torch.bmm(c.g_h, x.transpose(1, 2), out=c.grad_w2))
+        torch.bmm(c.h, c.g_t, out=c.grad_w).add_(torch.bmm(c.g_h, x_t, out=c.grad_w2))
         torch.sum(c.g, dim=2, out=c.grad_b)
 
-    def _adamw(self) -> None:
+    def _log_losses(self, until: int) -> None:
+        """The losses of the steps not yet logged, up to `until`, from the block's sums: mean over the batch, then
+        over the features (the steps lie in one block: it is logged when full)."""
+        start, self.logged = self.logged, until
+        if until > start:
+            row = start % LOSS_BLOCK
+            sums = self.loss_block[row : row + until - start].div_(self.batch_count)  # what mean(dim=2) computes
+            torch.sum(sums, dim=2, out=self.losses[start:until]).div_(self.feature_count)
+
+    def _adamw(self, step_size: float) -> None:
         """AdamW, as torch.optim.AdamW computes it, on W and b at once."""
         self.W.mul_(self.decay)
         self.b.mul_(self.decay)
         self.m.lerp_(self.grad, self.beta1_weight)
         self.v.mul_(self.beta2).addcmul_(self.grad, self.grad, value=self.beta2_weight)
-        torch.sqrt(self.v, out=self.denom).div_(self.root_bc2).add_(self.eps)
-        torch.mul(self.m, self.step_size, out=self.update).div_(self.denom)
-        self.W.sub_(self.update_w)
-        self.b.sub_(self.update_b)
+        torch.addcdiv(self.eps, torch.sqrt(self.v, out=self.denom), self.root_bc2, out=self.denom)  # sqrt(v) / rbc2 + eps
+        self.W.addcdiv_(self.m_w, self.denom_w, value=-step_size)  # W - (step_size * m) / denom, rounded as that
+        self.b.addcdiv_(self.m_b, self.denom_b, value=-step_size)
 
 
 def _broadcast_bmm(a: Float[Tensor, "inst p k"], b: Float[Tensor, "inst k q"]) -> Float[Tensor, "inst p q"]:
