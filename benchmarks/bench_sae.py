@@ -7,6 +7,10 @@ generation included in the time) and records the wall time at which MMCS first r
 
     python benchmarks/bench_sae.py                 # both kinds, 512 and 1024 latents, 3 seeds, 600 s cap
     python benchmarks/bench_sae.py --seeds 1 --kinds topk --d-sae 1024
+
+glibc's allocator is set as in a notebook kernel (`keep_freed_memory`, which `setup_notebook` calls), unless
+`--allocator default`: with glibc's defaults every step's fresh [batch, d_sae] tensors are mapped afresh and
+page-faulted in (measured: the TopK recipe's step 26 ms -> 30 ms).
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ from dataclasses import replace
 
 import torch
 
+from course_utils.course.notebook import keep_freed_memory
 from course_utils.data.synthetic import (
     SyntheticConfig,
     feature_directions,
@@ -46,15 +51,20 @@ def recipe(kind: str, d_sae: int, steps: int | None) -> tuple[SAEConfig, TrainCo
         train_cfg = TrainConfig(steps=steps or 700, lr=3e-3, dead_after=5 * batch, resample_until=0.6,
                                 resample_scale=0.5, resample_bias="alive_mean")
     else:
-        # AuxK on 4 dead latents, not d_in // 2 = 128: residual resampling already revives dead latents,
-        # and aux_k 4 vs 16 took the same number of steps to MMCS 0.99. Dead after 20 silent batches
-        # (5, as for the L1 SAE, stalled at MMCS 0.96), except with 512 latents for 512 features, where no
-        # latent is spare: there 5 batches and resampling until 80% gave 0.93 instead of 0.88.
-        sae = SAEConfig(d_in=256, d_sae=d_sae, kind="topk", k=5, aux_k=4)
+        # Dead after 20 silent batches (5, as for the L1 SAE, stalled at MMCS 0.96), except with 512 latents
+        # for 512 features, where no latent is spare: there 5 batches and resampling until 80% gave 0.93
+        # instead of 0.88. AuxK on 4 dead latents, not d_in // 2 = 128: residual resampling already revives
+        # dead latents, and aux_k 4 vs 16 took the same number of steps to MMCS 0.99 (8 with resampling every
+        # 10 steps: 11 of 14 seeds, as with 4). With 1024 latents the rarest features (p ~ 0.0003, under one
+        # input a batch) are the last found: resampling every 10 steps reached MMCS 0.99 on 11 of 14 seeds,
+        # every 20 steps on 5 of 8 (the README has the runs).
         tight = d_sae <= 512
+        sae = SAEConfig(d_in=256, d_sae=d_sae, kind="topk", k=5, aux_k=4)
         train_cfg = TrainConfig(steps=steps or 800, lr=4e-3, dead_after=(5 if tight else 20) * batch,
-                                resample_until=0.8 if tight else 0.6, resample_scale=1.0)
-    train_cfg = replace(train_cfg, decay_start=0.5, log_every=20, resample_every=20, resample_source="residual")
+                                resample_until=0.8 if tight else 0.6, resample_scale=1.0,
+                                resample_every=20 if tight else 10)
+    train_cfg = replace(train_cfg, decay_start=0.5, log_every=20, resample_source="residual",
+                        resample_every=train_cfg.resample_every or 20)
     return sae, train_cfg, batch
 
 
@@ -108,7 +118,11 @@ def main() -> None:
     parser.add_argument("--cap", type=float, default=600.0, help="seconds per run")
     parser.add_argument("--steps", type=int, default=None, help="schedule length (default 700 (L1) and 800 (TopK); lr decays over its second half)")
     parser.add_argument("--set", nargs="*", default=[], help="overrides such as lr=0.01 k=8 batch=512")
+    parser.add_argument("--allocator", choices=["notebook", "default"], default="notebook",
+                        help="glibc's allocator as in a notebook kernel (keep_freed_memory), or as in bare Python")
     args = parser.parse_args()
+    if args.allocator == "notebook" and not keep_freed_memory():
+        raise SystemExit("keep_freed_memory() had no effect here (not glibc?); run with --allocator default")
     overrides = {}
     for item in args.set:
         key, value = item.split("=", 1)
@@ -137,7 +151,8 @@ def main() -> None:
             rate = statistics.median(r["steps"] / r["seconds"] for r in results)
             rows.append(f"| {kind} | {d_sae} | " + " | ".join(cells) + f" | {dead:.2f} | {steps:.0f} | {rate:.1f} |")
     print()
-    print(f"Machine: {machine()}. Median over {args.seeds} seed(s); overrides: {overrides or 'none'}.")
+    print(f"Machine: {machine()}; allocator: {args.allocator}. Median over {args.seeds} seed(s); "
+          f"overrides: {overrides or 'none'}.")
     print()
     print(f"The end: MMCS 0.99, the {args.cap:.0f} s cap or the end of the schedule "
           f"({args.steps or '700 (L1) / 800 (TopK)'} steps), whichever comes first.")

@@ -12,6 +12,8 @@
 Every trainer reads the same seeded stream (`synthetic_batches`, generator seeded by the seed; the batch
 size sets how it is cut) and is scored with the course's `mmcs` on its decoder every 20 steps. Time counts
 batch generation and evaluation, from the first step. Runs stop at MMCS 0.99, the cap or the schedule's end.
+Every process sets glibc's allocator as a notebook kernel has it (`keep_freed_memory`), unless `--allocator
+default`.
 
     python benchmarks/bench_sae_vs_saelens.py --seeds 3 --cap 60
     python benchmarks/bench_sae_vs_saelens.py --trainers course-l1 saelens-standard-lr3e-3   # and lr 3e-3
@@ -156,12 +158,17 @@ def _rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # kB on Linux
 
 
-def run_one(name: str, seed: int, cap: float) -> dict:
+def run_one(name: str, seed: int, cap: float, allocator: str = "notebook") -> dict:
     """One trainer, in this process."""
     torch.set_num_threads(1)
+    if allocator == "notebook":
+        from course_utils.course.notebook import keep_freed_memory
+
+        if not keep_freed_memory():
+            raise RuntimeError("keep_freed_memory() had no effect here (not glibc?); run with --allocator default")
     result = run_course(name.split("-")[1], seed, cap) if name.startswith("course-") else run_saelens(name, seed, cap)
     return dict(name=name, seed=seed, peak_rss_mb=_rss_mb(), torch=torch.__version__, threads=torch.get_num_threads(),
-                **result)
+                allocator=allocator, **result)
 
 
 def _median(values: list[float]) -> float:
@@ -212,10 +219,12 @@ def main() -> None:
                         help="one JSON line per run, appended as each finishes")
     parser.add_argument("--table", type=Path, default=None, help="print the table of an earlier --out file and exit")
     parser.add_argument("--one", default=None, help=argparse.SUPPRESS)
+    parser.add_argument("--allocator", choices=["notebook", "default"], default="notebook",
+                        help="glibc's allocator as in a notebook kernel (keep_freed_memory), or as in bare Python")
     parser.add_argument("--seed", type=int, default=0, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.one:
-        print("RESULT " + json.dumps(run_one(args.one, args.seed, args.cap)), flush=True)
+        print("RESULT " + json.dumps(run_one(args.one, args.seed, args.cap, args.allocator)), flush=True)
         return
     if args.table:
         print(table([json.loads(line) for line in args.table.read_text().splitlines() if line.strip()]))
@@ -224,7 +233,8 @@ def main() -> None:
     results = []
     for seed in range(args.seeds):  # interleaved: every trainer once per seed, in turn
         for name in args.trainers:
-            proc = subprocess.run([sys.executable, __file__, "--one", name, "--seed", str(seed), "--cap", str(args.cap)],
+            proc = subprocess.run([sys.executable, __file__, "--one", name, "--seed", str(seed), "--cap", str(args.cap),
+                                   "--allocator", args.allocator],
                                   capture_output=True, text=True, env=env, check=False)
             line = next((ln for ln in proc.stdout.splitlines() if ln.startswith("RESULT ")), None)
             if line is None:
@@ -238,7 +248,7 @@ def main() -> None:
                   f"{r['steps'] / r['seconds']:.1f} steps/s, peak RSS {r['peak_rss_mb']:.0f} MB; {{{hits}}}; "
                   f"load {os.getloadavg()[0]:.2f}", flush=True)
     print()
-    print(f"Machine: {machine()}. Median over {args.seeds} seed(s), cap {args.cap:.0f} s.")
+    print(f"Machine: {machine()}; allocator: {args.allocator}. Median over {args.seeds} seed(s), cap {args.cap:.0f} s.")
     print()
     print(table(results))
 

@@ -26,6 +26,7 @@ from course_utils.sae import (
     topk_activation,
     train,
 )
+from course_utils.sae import step as step_module
 from course_utils.sae.step import sae_step_grads_
 
 
@@ -100,6 +101,23 @@ def test_hand_written_step_gives_autograds_losses_and_gradients(kind, sparse):
             torch.testing.assert_close(getattr(manual, name).grad, param.grad, atol=1e-5, rtol=1e-4, msg=name)
         if kind == "topk" and case_dead is not None:
             assert float(result.losses["aux"].min()) > 0
+
+
+def test_transposed_products_are_torchs_transposes_bit_for_bit():
+    """The step builds A's transposed pattern once for A^T d and G^T x: the same numbers as torch's CSR transpose."""
+    rows, cols, k = 96, 200, 5
+    gen = _gen(4)
+    idx = torch.rand(rows, cols, generator=gen).topk(k, dim=-1, sorted=False).indices
+    vals, grads = torch.rand(rows, k, generator=gen), torch.randn(rows, k, generator=gen)
+    d_out, centred = torch.randn(rows, 16, generator=gen), torch.randn(rows, 16, generator=gen)
+    acts = step_module._rows_matrix(idx, vals, cols, sparse=True)
+    g_acts = step_module._rows_matrix(idx, grads, cols, sparse=True)
+    mine = step_module._transposed_products(acts, g_acts, d_out, centred)
+    torchs = (acts.t() @ d_out, g_acts.t() @ centred)
+    assert all(torch.equal(a, b) for a, b in zip(mine, torchs, strict=True))
+    dense = (acts.to_dense().t() @ d_out, g_acts.to_dense().t() @ centred)
+    for a, b in zip(mine, dense, strict=True):
+        torch.testing.assert_close(a, b)
 
 
 def test_hand_written_step_refuses_other_modules():

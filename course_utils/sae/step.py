@@ -110,22 +110,25 @@ def _instance_step(
         extra, loss, penalty = {"aux": torch.zeros(())}, mse, 0.0
 
     g_acts = _grad_at_entries(acts, d_out, W_dec, penalty)
-    grad_W_dec = acts.t() @ d_out
-    grad_W_enc = g_acts.t() @ centred
+    grad_W_dec, grad_W_enc = _transposed_products(acts, g_acts, d_out, centred)
     grad_b_enc = _column_sums(g_acts, d_sae)
 
     if isinstance(sae, TopKSAE) and dead is not None and bool(dead.any()):
-        # AuxK: the aux_k largest dead latents reconstruct the residual x - x_hat (held fixed).
-        k_aux = min(sae.aux_k, int(dead.sum()))
-        aux_idx = pre.masked_fill(~dead, float("-inf")).topk(k_aux, dim=-1, sorted=False).indices
-        aux_acts = _rows_matrix(aux_idx, F.relu(pre.gather(-1, aux_idx)), d_sae, sparse=sparse_cfg is not False)
+        # AuxK: the aux_k largest dead latents reconstruct the residual x - x_hat (held fixed). They are
+        # chosen among the dead latents' columns only; sorted, they come in the order that topk over the
+        # whole row gives (largest first), so the sums below run in the same order.
+        dead_latents = dead.nonzero().squeeze(-1)
+        k_aux = min(sae.aux_k, dead_latents.numel())
+        aux_vals, picked = pre.index_select(1, dead_latents).topk(k_aux, dim=-1, sorted=True)
+        aux_acts = _rows_matrix(dead_latents[picked], F.relu(aux_vals), d_sae, sparse=sparse_cfg is not False)
         aux_err = aux_acts @ W_dec + err  # recon - residual, as residual = -err
         aux = aux_err.pow(2).sum() / n_batch
         coeff = sae.cfg.aux_coeff
         d_aux = aux_err * (2.0 * coeff / n_batch)
         g_aux = _grad_at_entries(aux_acts, d_aux, W_dec, 0.0)
-        grad_W_dec = grad_W_dec + aux_acts.t() @ d_aux
-        grad_W_enc = grad_W_enc + g_aux.t() @ centred
+        aux_W_dec, aux_W_enc = _transposed_products(aux_acts, g_aux, d_aux, centred)
+        grad_W_dec = grad_W_dec + aux_W_dec
+        grad_W_enc = grad_W_enc + aux_W_enc
         grad_b_enc = grad_b_enc + _column_sums(g_aux, d_sae)
         extra, loss = {"aux": aux}, loss + coeff * aux
 
@@ -146,6 +149,23 @@ def _rows_matrix(idx: Tensor, vals: Tensor, n_cols: int, *, sparse: bool) -> Ten
     rows, k = idx.shape
     crow = torch.arange(0, rows * k + 1, k, device=idx.device)
     return torch.sparse_csr_tensor(crow, idx.reshape(-1), vals.reshape(-1), (rows, n_cols), check_invariants=False)
+
+
+def _transposed_products(acts: Tensor, grads: Tensor, d_out: Tensor, centred: Tensor) -> tuple[Tensor, Tensor]:
+    """A^T d_out and G^T centred, where G has A's pattern: the transposed CSR pattern is built once for both."""
+    if acts.layout != torch.sparse_csr:
+        return acts.t() @ d_out, grads.t() @ centred
+    n_rows, n_cols = acts.shape
+    crow, cols = acts.crow_indices(), acts.col_indices()
+    order = torch.argsort(cols, stable=True)  # the entries column by column, rows ascending (as torch transposes)
+    rows = torch.repeat_interleave(torch.arange(n_rows, device=cols.device), crow.diff())[order]
+    crow_t = torch.zeros(n_cols + 1, dtype=crow.dtype, device=crow.device)
+    torch.cumsum(torch.bincount(cols, minlength=n_cols), 0, out=crow_t[1:])
+
+    def transposed(values: Tensor) -> Tensor:
+        return torch.sparse_csr_tensor(crow_t, rows, values[order], (n_cols, n_rows), check_invariants=False)
+
+    return transposed(acts.values()) @ d_out, transposed(grads.values()) @ centred
 
 
 def _values(acts: Tensor) -> Tensor:
