@@ -114,9 +114,9 @@ def _instance_step(
     grad_b_enc = _column_sums(g_acts, d_sae)
 
     if isinstance(sae, TopKSAE) and dead is not None and bool(dead.any()):
-        # AuxK: the aux_k largest dead latents reconstruct the residual x - x_hat (held fixed). They are
-        # chosen among the dead latents' columns only; sorted, they come in the order that topk over the
-        # whole row gives (largest first), so the sums below run in the same order.
+        # AuxK: the aux_k largest dead latents reconstruct the residual x - x_hat (held fixed), chosen among
+        # the dead latents' columns only, largest first (the order torch's topk gives over a whole row when
+        # aux_k * 64 <= d_sae, so that for 256 latents and more the sums below run as they did over the row).
         dead_latents = dead.nonzero().squeeze(-1)
         k_aux = min(sae.aux_k, dead_latents.numel())
         aux_vals, picked = pre.index_select(1, dead_latents).topk(k_aux, dim=-1, sorted=True)
