@@ -54,15 +54,15 @@ def recipe(kind: str, d_sae: int, steps: int | None) -> tuple[SAEConfig, TrainCo
         # Dead after 20 silent batches (5, as for the L1 SAE, stalled at MMCS 0.96), except with 512 latents
         # for 512 features, where no latent is spare: there 5 batches and resampling until 80% gave 0.93
         # instead of 0.88. AuxK on 4 dead latents, not d_in // 2 = 128: residual resampling already revives
-        # dead latents, and aux_k 4 vs 16 took the same number of steps to MMCS 0.99 (8 with resampling every
-        # 10 steps: 11 of 14 seeds, as with 4). With 1024 latents the rarest features (p ~ 0.0003, under one
-        # input a batch) are the last found: resampling every 10 steps reached MMCS 0.99 on 11 of 14 seeds,
-        # every 20 steps on 5 of 8 (the README has the runs).
+        # dead latents, and aux_k 4 vs 16 took the same number of steps to MMCS 0.99. With 1024 latents the
+        # rarest features (p ~ 0.0003, under one input a batch) are the last found: resampling every 20 steps
+        # reached MMCS 0.99 on 5 of 8 seeds, every 10 steps on 11 of 14, and every 10 steps with a distinct
+        # input for each dead latent (independent draws gave one residual to several) on 14 of 14 (README).
         tight = d_sae <= 512
         sae = SAEConfig(d_in=256, d_sae=d_sae, kind="topk", k=5, aux_k=4)
         train_cfg = TrainConfig(steps=steps or 800, lr=4e-3, dead_after=(5 if tight else 20) * batch,
                                 resample_until=0.8 if tight else 0.6, resample_scale=1.0,
-                                resample_every=20 if tight else 10)
+                                resample_every=20 if tight else 10, resample_distinct=not tight)
     train_cfg = replace(train_cfg, decay_start=0.5, log_every=20, resample_source="residual",
                         resample_every=train_cfg.resample_every or 20)
     return sae, train_cfg, batch

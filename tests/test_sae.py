@@ -236,6 +236,27 @@ def test_resampling_follows_bricken_et_al():
     assert float(opt.state[sae.W_enc]["exp_avg"][0, 1].abs().sum()) > 0
 
 
+def test_distinct_resampling_gives_each_dead_latent_its_own_input():
+    sae = make_sae(SAEConfig(d_in=4, d_sae=6), generator=_gen())
+    x = torch.randn(10, 4, generator=_gen(1))
+    x_hat = torch.zeros(10, 1, 4)
+    x_hat[:, 0] = x
+    lossy = [2, 5, 7]
+    x_hat[lossy, 0] = 0.0  # three inputs with a loss; input 2's dominates
+    x[2] *= 10
+    dead = torch.tensor([[True, True, False, True, False, False]])
+    units = {i: x[i] / x[i].norm() for i in lossy}
+
+    def inputs_taken(distinct: bool, seed: int) -> list[int]:
+        resample_dead_(sae, None, x, x_hat, dead, generator=_gen(seed), distinct=distinct)
+        return [next(i for i, u in units.items() if torch.allclose(sae.W_dec[0, row], u)) for row in (0, 1, 3)]
+
+    assert all(sorted(inputs_taken(True, seed)) == lossy for seed in range(5))
+    assert any(len(set(inputs_taken(False, seed))) < 3 for seed in range(5))  # independent draws repeat input 2
+    dead_all = torch.ones(1, 6, dtype=torch.bool)  # more dead latents than inputs with a loss: draws may repeat
+    assert resample_dead_(sae, None, x, x_hat, dead_all, generator=_gen(0), distinct=True) == [6]
+
+
 def test_resampling_leaves_fewer_dead_latents_on_the_same_seed():
     from course_utils.exercises.nb07_sparse_autoencoders import SYNTHETIC
 

@@ -49,10 +49,13 @@ class TrainConfig:
     """Resampled encoder rows get this times the mean norm of the alive rows (Bricken et al. 2023)."""
     resample_bias: Literal["zero", "alive_mean"] = "zero"
     """Resampled encoder biases: 0 (Bricken et al.), or resample_scale x the mean bias of the alive latents,
-    which keeps a revived L1 latent as selective as the others (notebook 05, section 7)."""
+    which keeps a revived L1 latent as selective as the others (notebook 07, section 7)."""
     resample_source: Literal["input", "residual"] = "input"
     """New decoder directions: the sampled input (Bricken et al.) or its residual x - x_hat, which points
-    at what the dictionary is missing (much faster on synthetic data, see notebook 05)."""
+    at what the dictionary is missing (much faster on synthetic data, see notebook 07)."""
+    resample_distinct: bool = False
+    """Draw a distinct input for every dead latent (sampling without replacement), not independent draws that
+    may repeat one input (Bricken et al.): more of the badly reconstructed inputs get a latent each."""
     log_every: int = 50
     snapshot_every: int | None = None
     """Keep a copy of W_dec every so many steps (for plots of the directions during training)."""
@@ -142,8 +145,8 @@ def train(
             if cfg.resample_every and (step + 1) % cfg.resample_every == 0 and step < cfg.resample_until * cfg.steps:
                 dead = since_fired >= cfg.dead_after
                 counts = resample_dead_(sae, opt, x, x_hat, dead, scale=cfg.resample_scale, generator=gen,
-                                        bias=cfg.resample_bias,
-                                        source=cfg.resample_source)
+                                        bias=cfg.resample_bias, source=cfg.resample_source,
+                                        distinct=cfg.resample_distinct)
                 log.resampled.append((step + 1, counts))
                 since_fired[dead] = 0
             if cfg.snapshot_every and step % cfg.snapshot_every == 0:
@@ -189,6 +192,7 @@ def resample_dead_(
     generator: torch.Generator | None = None,
     source: Literal["input", "residual"] = "input",
     bias: Literal["zero", "alive_mean"] = "zero",
+    distinct: bool = False,
 ) -> list[int]:
     """Bricken et al. (2023) resampling of the dead latents; returns how many were resampled per instance.
 
@@ -196,6 +200,7 @@ def resample_dead_(
     direction becomes the normalised input (or, with source="residual", its normalised x - x_hat), the
     encoder row the same times `scale` x the mean alive encoder norm, the encoder bias 0 (or, with
     bias="alive_mean", `scale` x the mean alive bias), and Adam's moments for those entries are reset.
+    distinct=True draws a different input for each dead latent (while there are enough inputs with a loss).
     """
     if source not in ("input", "residual"):
         raise ValueError(f"source must be 'input' or 'residual', got {source!r}")
@@ -211,7 +216,8 @@ def resample_dead_(
         sq_loss = (xi[:, i] - x_hat[:, i]).pow(2).sum(-1).pow(2)
         if float(sq_loss.sum()) <= 0:
             continue
-        picks = torch.multinomial(sq_loss, rows.numel(), replacement=True, generator=generator)
+        distinct_ok = distinct and rows.numel() <= int((sq_loss > 0).sum())
+        picks = torch.multinomial(sq_loss, rows.numel(), replacement=not distinct_ok, generator=generator)
         chosen = xi[picks, i] - x_hat[picks, i] if source == "residual" else xi[picks, i]
         directions = chosen / chosen.norm(dim=-1, keepdim=True).clamp_min(1e-8)
         alive = ~dead[i]
