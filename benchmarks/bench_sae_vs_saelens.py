@@ -229,7 +229,9 @@ def main() -> None:
     if args.table:
         print(table([json.loads(line) for line in args.table.read_text().splitlines() if line.strip()]))
         return
-    env = dict(os.environ, OMP_NUM_THREADS="1", MKL_NUM_THREADS="1")
+    os.environ.update(OMP_NUM_THREADS="1", MKL_NUM_THREADS="1")  # for the trainers' processes, and so says machine()
+    torch.set_num_threads(1)
+    env = dict(os.environ)
     results = []
     for seed in range(args.seeds):  # interleaved: every trainer once per seed, in turn
         for name in args.trainers:
