@@ -50,7 +50,7 @@ def recipe(kind: str, d_sae: int, steps: int | None) -> tuple[SAEConfig, TrainCo
         # A latent counts as dead after 5 silent batches. lr 1e-2 collapsed; l1_coeff 0.05 / 0.1 / 0.2: slower.
         sae = SAEConfig(d_in=256, d_sae=d_sae, kind="l1", l1_coeff=0.15, b_enc_init=-0.15)
         train_cfg = TrainConfig(steps=steps or 700, lr=3e-3, dead_after=5 * batch, resample_until=0.6,
-                                resample_scale=0.5, resample_bias="alive_mean")
+                                resample_scale=0.5, resample_bias="alive_mean", resample_every=20)
     else:
         # Dead after 20 silent batches (5, as for the L1 SAE, stalled at MMCS 0.96), except with 512 latents
         # for 512 features, where no latent is spare: there 5 batches and resampling until 80% gave 0.93
@@ -64,8 +64,7 @@ def recipe(kind: str, d_sae: int, steps: int | None) -> tuple[SAEConfig, TrainCo
         train_cfg = TrainConfig(steps=steps or 800, lr=4e-3, dead_after=(5 if tight else 20) * batch,
                                 resample_until=0.8 if tight else 0.6, resample_scale=1.0,
                                 resample_every=20 if tight else 10, resample_distinct=not tight)
-    train_cfg = replace(train_cfg, decay_start=0.5, log_every=20, resample_source="residual",
-                        resample_every=train_cfg.resample_every or 20)
+    train_cfg = replace(train_cfg, decay_start=0.5, log_every=20, resample_source="residual")
     return sae, train_cfg, batch
 
 
